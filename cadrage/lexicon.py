@@ -1,0 +1,77 @@
+"""The framing lexicon (data/lexicon.csv): cue expressions with technique tags and stance lean."""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "lexicon.csv"
+_APOSTROPHES = "'’ʼ"
+
+
+@dataclass(frozen=True)
+class Entry:
+    expression: str
+    techniques: tuple[str, ...]
+    stance_lean: str
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    entry: Entry
+
+
+def _pattern(expression: str) -> str:
+    """Regex for one expression: typographic/straight apostrophes and any whitespace run match."""
+    parts = []
+    for ch in expression.strip():
+        if ch in _APOSTROPHES:
+            parts.append(f"[{_APOSTROPHES}]")
+        elif ch.isspace():
+            parts.append(r"\s+")
+        else:
+            parts.append(re.escape(ch))
+    return "".join(parts)
+
+
+class Lexicon:
+    """Finds lexicon expressions in text: case-insensitive, on word boundaries, longest first."""
+
+    def __init__(self, entries: list[Entry]):
+        if not entries:
+            raise ValueError("the lexicon is empty")
+        self.entries = entries
+        ordered = sorted(range(len(entries)), key=lambda i: -len(entries[i].expression))
+        self._regex = re.compile(
+            "|".join(rf"(?P<e{i}>(?<!\w){_pattern(entries[i].expression)}(?!\w))" for i in ordered),
+            re.IGNORECASE,
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | Path = DEFAULT_LEXICON_PATH, known_techniques: set[str] | None = None) -> "Lexicon":
+        entries = []
+        with open(path, encoding="utf-8", newline="") as f:
+            for n, row in enumerate(csv.DictReader(f), 2):
+                expression = (row.get("expression") or "").strip()
+                techniques = tuple(t.strip() for t in (row.get("techniques") or "").split("|") if t.strip())
+                if not expression or not techniques:
+                    raise ValueError(f"{path}:{n}: a lexicon row needs an expression and techniques")
+                if known_techniques and set(techniques) - known_techniques:
+                    raise ValueError(f"{path}:{n}: unknown technique(s) {sorted(set(techniques) - known_techniques)}")
+                entries.append(Entry(expression, techniques, (row.get("stance_lean") or "neutral").strip()))
+        return cls(entries)
+
+    def matches(self, text: str) -> list[Match]:
+        found = []
+        for m in self._regex.finditer(text):
+            found.append(Match(m.start(), m.end(), self.entries[int(m.lastgroup[1:])]))
+        return found
+
+
+@lru_cache(maxsize=4)
+def default_lexicon(path: str = str(DEFAULT_LEXICON_PATH)) -> Lexicon:
+    return Lexicon.from_csv(path)

@@ -1,0 +1,88 @@
+"""Multi-task transformer: one Hugging Face encoder, heads for techniques (sigmoid), loaded
+(sigmoid), stance and voice (softmax). Losses are masked where a row lacks a label."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig
+
+IGNORE = -100
+
+
+class MultiTaskModel(nn.Module):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_techniques: int,
+        n_stance: int,
+        n_voice: int,
+        dropout: float = 0.1,
+        technique_pos_weight: torch.Tensor | None = None,
+        stance_weight: torch.Tensor | None = None,
+        voice_weight: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.techniques = nn.Linear(hidden, n_techniques)
+        self.loaded = nn.Linear(hidden, 1)
+        self.stance = nn.Linear(hidden, n_stance)
+        self.voice = nn.Linear(hidden, n_voice)
+        # Buffers, not parameters: saved with the weights so a resumed run uses the same weighting.
+        self.register_buffer("technique_pos_weight", technique_pos_weight if technique_pos_weight is not None else torch.ones(n_techniques))
+        self.register_buffer("stance_weight", stance_weight if stance_weight is not None else torch.ones(n_stance))
+        self.register_buffer("voice_weight", voice_weight if voice_weight is not None else torch.ones(n_voice))
+
+    @property
+    def config(self) -> PretrainedConfig:
+        return self.encoder.config
+
+    @classmethod
+    def from_encoder_config(cls, config: PretrainedConfig, **kwargs) -> "MultiTaskModel":
+        """Same architecture with freshly initialised weights (to load a saved state dict into)."""
+        return cls(AutoModel.from_config(config, add_pooling_layer=False), **kwargs)
+
+    @classmethod
+    def from_pretrained_encoder(cls, name_or_path: str, **kwargs) -> "MultiTaskModel":
+        config = AutoConfig.from_pretrained(name_or_path)
+        return cls(AutoModel.from_pretrained(name_or_path, config=config, add_pooling_layer=False), **kwargs)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        technique_labels: torch.Tensor | None = None,
+        loaded_labels: torch.Tensor | None = None,
+        stance_labels: torch.Tensor | None = None,
+        voice_labels: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        pooled = self.dropout(hidden[:, 0])
+        out = {
+            "technique_logits": self.techniques(pooled),
+            "loaded_logits": self.loaded(pooled).squeeze(-1),
+            "stance_logits": self.stance(pooled),
+            "voice_logits": self.voice(pooled),
+        }
+        if technique_labels is not None:
+            out = {"loss": self._loss(out, technique_labels, loaded_labels, stance_labels, voice_labels), **out}
+        return out
+
+    def _loss(self, out, technique_labels, loaded_labels, stance_labels, voice_labels) -> torch.Tensor:
+        total = out["loaded_logits"].sum() * 0.0
+        # Technique rows are all-or-nothing: IGNORE in column 0 marks a row without technique labels.
+        has_tech = technique_labels[:, 0] != IGNORE
+        if has_tech.any():
+            total = total + nn.functional.binary_cross_entropy_with_logits(
+                out["technique_logits"][has_tech], technique_labels[has_tech].float(), pos_weight=self.technique_pos_weight
+            )
+        has_loaded = loaded_labels != IGNORE
+        if has_loaded.any():
+            total = total + nn.functional.binary_cross_entropy_with_logits(
+                out["loaded_logits"][has_loaded], loaded_labels[has_loaded].float()
+            )
+        for name, labels, weight in (("stance", stance_labels, self.stance_weight), ("voice", voice_labels, self.voice_weight)):
+            if (labels != IGNORE).any():
+                total = total + nn.functional.cross_entropy(out[f"{name}_logits"], labels, weight=weight, ignore_index=IGNORE)
+        return total

@@ -1,0 +1,111 @@
+"""Training configuration: dataclasses that fully describe a run, loaded from YAML with
+`key=value` overrides. Unknown keys and wrong types are errors that name the key."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from models.tiny import TinyEncoderConfig
+
+
+@dataclass
+class DataConfig:
+    train: str = "data/prepared/train.jsonl"
+    dev: str = "data/prepared/dev.jsonl"
+    test: Optional[str] = "data/prepared/test.jsonl"
+    format: str = "auto"  # auto (JSONL/CSV/Parquet) | semeval
+    schema: str = "configs/labels.yaml"
+    techniques: Any = "default"  # "default", "all", or a list of technique names
+    lexicon: str = "data/lexicon.csv"
+
+
+@dataclass
+class ModelConfig:
+    backend: str = "linear"  # linear | transformer
+    name: str = "camembert-base"  # transformer: hub name or local directory
+    build_tiny: bool = False  # build a small CamemBERT from the training text instead of loading `name`
+    tiny: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
+    max_length: int = 128
+    dropout: float = 0.1
+
+
+@dataclass
+class LinearConfig:
+    C: float = 4.0
+    word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
+    char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
+    max_features: int = 200000
+
+
+@dataclass
+class TrainingConfig:
+    epochs: float = 3.0
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 13
+    resume: bool = False
+    save_total_limit: int = 2
+    max_steps: int = -1
+    threads: Optional[int] = None
+
+
+@dataclass
+class TrackingConfig:
+    experiment: str = "cadrage"
+    register: bool = False
+    registered_model: str = "cadrage"
+    tracking_uri: Optional[str] = None  # default: MLFLOW_TRACKING_URI, else sqlite under the project
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    output_dir: str = "artifacts/models/run"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    linear: LinearConfig = field(default_factory=LinearConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class TrainError(RuntimeError):
+    """A run that cannot proceed (model not loadable offline, corrupt checkpoint...)."""
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
+    """RunConfig from a YAML file plus `key=value` overrides (e.g. training.epochs=1)."""
+    try:
+        cfg = OmegaConf.structured(RunConfig)
+        if path is not None:
+            if not Path(path).is_file():
+                raise ConfigError(f"config file {path} does not exist")
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+        bad = [o for o in overrides if "=" not in o]
+        if bad:
+            raise ConfigError(f"overrides must look like key=value, got {bad}")
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        run: RunConfig = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        reason = str(getattr(e, "msg", None) or e).splitlines()[0]
+        raise ConfigError(f"invalid config{f' key {key!r}' if key else ''}: {reason}") from None
+    if run.model.backend not in ("linear", "transformer"):
+        raise ConfigError(f"invalid config key 'model.backend': {run.model.backend!r} (expected linear or transformer)")
+    if run.data.format not in ("auto", "semeval"):
+        raise ConfigError(f"invalid config key 'data.format': {run.data.format!r} (expected auto or semeval)")
+    return run
+
+
+def to_dict(cfg: RunConfig) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)

@@ -1,0 +1,163 @@
+"""One training run: load and check the data, fit a backend, calibrate and tune thresholds on
+dev, evaluate, save the model directory, track everything in MLflow, optionally register."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cadrage import tracking
+from cadrage.data import DataError, Vocab, assign_ids, canonical_rows, read_records
+from cadrage.lexicon import Lexicon
+from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
+from cadrage.schema import LabelSchema, label_schema, load_schema_file
+from models.artifacts import Calibration, load_model, save_model_dir
+from train.config import RunConfig, to_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("cadrage.train")
+
+
+def project_path(p: str | Path) -> Path:
+    p = Path(p)
+    return p if p.is_absolute() else ROOT / p
+
+
+@dataclass
+class Splits:
+    train: list[dict]
+    dev: list[dict]
+    test: list[dict] | None
+    fingerprint: str
+
+
+def load_split(path: str, fmt: str, vocab: Vocab) -> list[dict]:
+    full = project_path(path)
+    if fmt == "semeval":
+        from cadrage.semeval import read_semeval
+
+        records = read_semeval(full)
+    else:
+        records = read_records(full)
+    return assign_ids(canonical_rows(records, vocab, origin=str(path)))
+
+
+def fingerprint(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_splits(cfg: RunConfig, schema: LabelSchema) -> Splits:
+    vocab = Vocab.from_schema_file(load_schema_file(project_path(cfg.data.schema)))
+    train = load_split(cfg.data.train, cfg.data.format, vocab)
+    dev = load_split(cfg.data.dev, cfg.data.format, vocab)
+    test = load_split(cfg.data.test, cfg.data.format, vocab) if cfg.data.test else None
+    for name, rows in (("train", train), ("dev", dev), ("test", test)):
+        if rows is not None and not rows:
+            raise DataError([f"data.{name}: the split is empty"])
+    labelled = [r for r in train if r["techniques"] is not None]
+    if labelled:
+        seen = {t for r in labelled for t in r["techniques"]}
+        missing = [t for t in schema.techniques if t not in seen]
+        if missing:
+            raise DataError([f"data.techniques: no training example of {missing}; drop them from the label set or add data"])
+    paths = [project_path(p) for p in (cfg.data.train, cfg.data.dev, cfg.data.test) if p]
+    return Splits(train, dev, test, fingerprint(paths))
+
+
+def git_revision() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(flat(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_path: Path):
+    """(backend with .outputs(texts), function writing its weights into a directory)."""
+    if cfg.model.backend == "linear":
+        from models.linear import LinearMultiTask, save_linear
+
+        lexicon = Lexicon.from_csv(lexicon_path, known_techniques=set(load_schema_file(project_path(cfg.data.schema))["techniques"]))
+        entries = [[e.expression, "|".join(e.techniques), e.stance_lean] for e in lexicon.entries]
+        model = LinearMultiTask(
+            schema, entries, C=cfg.linear.C, word_ngrams=tuple(cfg.linear.word_ngrams),
+            char_ngrams=tuple(cfg.linear.char_ngrams), max_features=cfg.linear.max_features, seed=cfg.training.seed,
+        ).fit(splits.train)
+        return model, lambda d: save_linear(model, d)
+    from train.transformer import fit_transformer
+
+    return fit_transformer(cfg, schema, splits)
+
+
+def evaluate_split(backend, rows: list[dict], calibration: Calibration, thresholds: dict, schema: LabelSchema) -> dict:
+    out = backend.outputs([r["text"] for r in rows])
+    return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
+
+
+def run(cfg: RunConfig) -> dict:
+    """Train, save and track one run; returns a summary (model dir, metrics, run id, registry)."""
+    schema = label_schema(cfg.data.techniques, project_path(cfg.data.schema))
+    splits = load_splits(cfg, schema)
+    lexicon_path = project_path(cfg.data.lexicon)
+    mlflow = tracking.setup(cfg.tracking.tracking_uri)
+    experiment_id = tracking.ensure_experiment(cfg.tracking.experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=cfg.name) as active:
+        config_dict = to_dict(cfg)
+        mlflow.log_params({k: str(v)[:500] for k, v in flat(config_dict).items()})
+        mlflow.log_dict(config_dict, "config.json")
+        mlflow.set_tags({
+            "dataset_fingerprint": splits.fingerprint, "backend": cfg.model.backend,
+            "git_revision": git_revision() or "unknown",
+            "n_train": len(splits.train), "n_dev": len(splits.dev), "n_test": len(splits.test or []),
+        })
+        backend, write_weights = fit_backend(cfg, schema, splits, lexicon_path)
+
+        dev_out = backend.outputs([r["text"] for r in splits.dev])
+        dev_loaded = [(r["loaded"], s) for r, s in zip(splits.dev, dev_out.loaded_logit) if r["loaded"] is not None]
+        calibration = Calibration(**fit_calibration(np.array([y for y, _ in dev_loaded]), np.array([s for _, s in dev_loaded])))
+        thresholds = tune_thresholds(splits.dev, calibration(dev_out.loaded_logit), dev_out.techniques, schema)
+        metrics = {"dev": head_metrics(splits.dev, calibration(dev_out.loaded_logit), dev_out.techniques, dev_out.stance,
+                                       dev_out.voice, thresholds, schema)}
+        if splits.test:
+            metrics["test"] = evaluate_split(backend, splits.test, calibration, thresholds, schema)
+        mlflow.log_metrics({f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()})
+        mlflow.log_dict(thresholds, "thresholds.json")
+
+        card = {
+            "backend": cfg.model.backend,
+            "name": cfg.name,
+            "schema": schema.to_dict(),
+            "thresholds": thresholds,
+            "calibration": {"coef": calibration.coef, "intercept": calibration.intercept},
+            "metrics": metrics,
+            "dataset_fingerprint": splits.fingerprint,
+            "mlflow_run_id": active.info.run_id,
+            "config": config_dict,
+        }
+        model_dir = save_model_dir(project_path(cfg.output_dir), card, write_weights, lexicon_path)
+        from cadrage.serving import log_pyfunc
+
+        model_info = log_pyfunc(model_dir)
+        result = {"model_dir": str(model_dir), "run_id": active.info.run_id, "metrics": metrics}
+        if cfg.tracking.register:
+            result["registry"] = tracking.register_run_model(
+                active.info.run_id, model_info.model_uri, metrics["dev"]["macro_f1"], cfg.tracking.registered_model)
+    return result

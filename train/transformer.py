@@ -1,0 +1,159 @@
+"""Fine-tuning the multi-task transformer with the Hugging Face Trainer (so accelerate/torchrun
+scale it out with no code change); checkpoints every epoch, `training.resume=true` resumes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from transformers import AutoTokenizer, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from cadrage.metrics import head_metrics
+from cadrage.schema import LabelSchema
+from models.inference import WEIGHTS, TransformerBackend
+from models.multitask import IGNORE, MultiTaskModel
+from models.tiny import build_tiny_camembert
+from train.config import RunConfig, TrainError
+
+LABEL_NAMES = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels"]
+
+
+def encode_rows(rows: list[dict], tokenizer, schema: LabelSchema, max_length: int) -> list[dict]:
+    enc = tokenizer([r["text"] for r in rows], truncation=True, max_length=max_length)
+    out = []
+    for i, r in enumerate(rows):
+        tech = [IGNORE] * len(schema.techniques) if r["techniques"] is None else [int(t in r["techniques"]) for t in schema.techniques]
+        out.append({
+            "input_ids": enc["input_ids"][i],
+            "technique_labels": tech,
+            "loaded_labels": IGNORE if r["loaded"] is None else r["loaded"],
+            "stance_labels": IGNORE if r["stance"] is None else schema.stance_labels.index(r["stance"]),
+            "voice_labels": IGNORE if r["voice"] is None else schema.voice_labels.index(r["voice"]),
+        })
+    return out
+
+
+class Collator:
+    """Pads each batch to its own longest row (dynamic padding)."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for i, f in enumerate(features):
+            ids[i, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+            mask[i, : len(f["input_ids"])] = 1
+        batch = {"input_ids": ids, "attention_mask": mask}
+        for name in LABEL_NAMES:
+            batch[name] = torch.tensor([f[name] for f in features])
+        return batch
+
+
+def class_weights(rows: list[dict], schema: LabelSchema) -> dict[str, torch.Tensor]:
+    """pos_weight per technique (neg/pos, clipped) and inverse-frequency stance/voice weights."""
+    tech = np.array([[t in r["techniques"] for t in schema.techniques] for r in rows if r["techniques"] is not None], dtype=float)
+    pos = tech.sum(0) if len(tech) else np.ones(len(schema.techniques))
+    pos_weight = np.clip((len(tech) - pos) / np.maximum(pos, 1), 1.0, 20.0)
+    weights = {"technique_pos_weight": torch.tensor(pos_weight, dtype=torch.float)}
+    for name, labels in (("stance", schema.stance_labels), ("voice", schema.voice_labels)):
+        counts = np.array([sum(r[name] == l for r in rows) for l in labels], dtype=float)
+        w = counts.sum() / np.maximum(counts, 1) / len(labels)
+        weights[f"{name}_weight"] = torch.tensor(np.clip(w, 0.2, 5.0), dtype=torch.float)
+    return weights
+
+
+class MlflowEpochMetrics(TrainerCallback):
+    """Logs each epoch's dev metrics to the active MLflow run."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        import mlflow
+
+        if metrics and mlflow.active_run():
+            step = int(round(state.epoch or 0))
+            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+
+
+def encoder_source(cfg: RunConfig, train_texts: list[str], work_dir: Path) -> str:
+    if not cfg.model.build_tiny:
+        return cfg.model.name
+    encoder_dir = work_dir / "tiny-encoder"
+    if not (encoder_dir / "config.json").exists():
+        build_tiny_camembert(train_texts, encoder_dir, cfg.model.tiny)
+    return str(encoder_dir)
+
+
+def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
+    from train.run import project_path
+
+    set_seed(cfg.training.seed)
+    if cfg.training.threads:
+        torch.set_num_threads(cfg.training.threads)
+    work_dir = project_path(cfg.output_dir).with_name(project_path(cfg.output_dir).name + ".work")
+    source = encoder_source(cfg, [r["text"] for r in splits.train], work_dir)
+    kwargs = dict(n_techniques=len(schema.techniques), n_stance=len(schema.stance_labels), n_voice=len(schema.voice_labels),
+                  dropout=cfg.model.dropout, **class_weights(splits.train, schema))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = MultiTaskModel.from_pretrained_encoder(source, **kwargs)
+    except OSError as e:
+        raise TrainError(
+            f"cannot load encoder {source!r} offline ({str(e).splitlines()[0]}). Download it on a connected machine "
+            f"and set model.name to that local directory (config.json, tokenizer files, weights), or set "
+            f"HF_HUB_OFFLINE=1 with a cached copy; for a quick local run use configs/tiny.yaml."
+        ) from None
+
+    train_ds = encode_rows(splits.train, tokenizer, schema, cfg.model.max_length)
+    dev_ds = encode_rows(splits.dev, tokenizer, schema, cfg.model.max_length)
+    checkpoints = work_dir / "checkpoints"
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=cfg.training.epochs,
+        max_steps=cfg.training.max_steps,
+        per_device_train_batch_size=cfg.training.batch_size,
+        per_device_eval_batch_size=cfg.training.eval_batch_size,
+        learning_rate=cfg.training.learning_rate,
+        weight_decay=cfg.training.weight_decay,
+        warmup_steps=cfg.training.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=cfg.training.save_total_limit,
+        seed=cfg.training.seed,
+        label_names=LABEL_NAMES,
+        remove_unused_columns=False,
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+    def compute_metrics(pred):
+        tech, loaded, stance, voice = pred.predictions
+        half = {"loaded": 0.5, "techniques": {t: 0.5 for t in schema.techniques}}
+        sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+        soft = lambda x: np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
+        return head_metrics(splits.dev, sig(loaded), sig(tech), soft(stance), soft(voice), half, schema)
+
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds,
+                      data_collator=Collator(tokenizer.pad_token_id), compute_metrics=compute_metrics,
+                      callbacks=[MlflowEpochMetrics()])
+    resume = get_last_checkpoint(str(checkpoints)) if cfg.training.resume and checkpoints.is_dir() else None
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except (RuntimeError, ValueError, OSError) as e:
+        if resume:
+            raise TrainError(f"cannot resume from checkpoint {resume}: {str(e).splitlines()[0]} (delete it to start over)") from None
+        raise
+    model.encoder.config.cadrage_max_length = cfg.model.max_length
+    backend = TransformerBackend(model, tokenizer, max_length=cfg.model.max_length, batch_size=cfg.training.eval_batch_size)
+
+    def write_weights(directory: Path) -> None:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(directory / WEIGHTS))
+        model.encoder.config.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+    return backend, write_weights
