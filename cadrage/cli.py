@@ -9,9 +9,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cadrage", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from cadrage import ingest
+    from cadrage import batch, export, ingest, stats
 
     ingest.add_arguments(sub.add_parser("ingest", help="extract, clean and segment articles to JSONL"))
+    batch.add_arguments(sub.add_parser("score", help="score articles into JSONL, CSV or an HTML report"))
+    export.add_arguments(sub.add_parser("export-onnx", help="export a transformer model to ONNX Runtime (fp32 or int8)"))
+    data = sub.add_parser("data", help="corpus tools").add_subparsers(dest="data_command", required=True)
+    stats.add_arguments(data.add_parser("stats", help="counts per split, label, technique, slice; agreement"))
     return parser
 
 

@@ -2,37 +2,30 @@
 cues, and the voice decision that combines the model with the rule layer."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from cadrage.lexicon import Lexicon
-from cadrage.voice import reported_spans
+from cadrage import voice as rules
+from cadrage.voice import covered
 from models.artifacts import CadrageModel
 
 
-@dataclass
-class SentenceInput:
-    text: str
-    start: int = 0
-    end: int | None = None
-
-
-def _inside(span: tuple[int, int], regions: list[tuple[int, int]]) -> bool:
-    return any(s <= span[0] and span[1] <= e for s, e in regions)
-
-
-def combined_voice(cues: list[dict], regions: list[tuple[int, int]], model_reported: float) -> str:
+def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, model_reported: float) -> str:
     """Cue positions decide when there are cues: framing inside quotes or attributed clauses is
     `reported`, any cue outside them makes the sentence `author` (mixed sentences are the
-    author's). Without cues, the model decides, but a sentence with no reported span at all
-    cannot be reported speech."""
+    author's). Without cues, a sentence with no reported span is the author's; otherwise the
+    rule layer's verdict stands unless the model's voice head confidently disagrees."""
     if cues:
-        return "reported" if all(_inside((c["start"], c["end"]), regions) for c in cues) else "author"
+        return "reported" if all(covered((c["start"], c["end"]), regions) for c in cues) else "author"
     if not regions:
         return "author"
-    return "reported" if model_reported >= 0.5 else "author"
+    if rule == "reported" and model_reported < 0.1:
+        return "author"
+    if rule == "author" and model_reported > 0.9:
+        return "reported"
+    return rule
 
 
 class Scorer:
@@ -45,10 +38,16 @@ class Scorer:
         self.technique_thresholds = np.array([model.thresholds["techniques"][t] for t in self.schema.techniques])
         self._reported = self.schema.voice_labels.index("reported") if "reported" in self.schema.voice_labels else None
 
-    def score_texts(self, texts: list[str]) -> list[dict]:
-        """Per-sentence predictions for plain sentence strings (offsets relative to each text)."""
+    def score_texts(self, texts: list[str], analyses: Sequence[tuple[list, str]] | None = None) -> list[dict]:
+        """Per-sentence predictions (cue offsets relative to each text). `analyses` gives each
+        sentence's (reported spans, rule voice) when ingestion already computed them."""
         if not texts:
             return []
+        if analyses is None:
+            analyses = []
+            for text in texts:
+                analysis = rules.analyze(text)
+                analyses.append((analysis.reported, rules.voice_of(text, analysis)))
         pred = self.model.predict(texts)
         out = []
         for i, text in enumerate(texts):
@@ -56,9 +55,9 @@ class Scorer:
             above = pred.techniques[i] >= self.technique_thresholds
             techniques = {t: round(float(pred.techniques[i, j]), 4) for j, t in enumerate(self.schema.techniques) if above[j]}
             cues = self.cues(text, set(techniques) if loaded >= self.loaded_threshold else set())
-            regions = reported_spans(text)
+            regions, rule = analyses[i]
             model_reported = float(pred.voice[i, self._reported]) if self._reported is not None else 0.0
-            voice = combined_voice(cues, regions, model_reported)
+            voice = combined_voice(cues, regions, rule, model_reported)
             out.append({
                 "loaded": round(loaded, 4),
                 "techniques": techniques,
@@ -98,8 +97,8 @@ class Scorer:
         yield from self._flush(pending)
 
     def _flush(self, articles: list) -> Iterator[tuple[object, list[dict]]]:
-        texts = [s.text for a in articles if not a.error for s in a.sentences]
-        scored = iter(self.score_texts(texts))
+        sentences = [s for a in articles if not a.error for s in a.sentences]
+        scored = iter(self.score_texts([s.text for s in sentences], [(s.reported_spans, s.voice) for s in sentences]))
         for a in articles:
             if a.error:
                 yield a, []

@@ -12,8 +12,12 @@ import pandas as pd
 from cadrage.tracking import PYFUNC_NAME
 
 INPUT_COLUMNS = ["text", "id", "url", "source", "unit"]
-OUTPUT_COLUMNS = ["article_id", "sentence_index", "start", "end", "text", "loaded", "techniques", "stance",
-                  "voice", "author_loaded", "cues", "error"]
+OUTPUT_TYPES = {
+    "article_id": "string", "sentence_index": "long", "start": "long", "end": "long", "text": "string",
+    "loaded": "double", "techniques": "string", "stance": "string", "voice": "string", "author_loaded": "boolean",
+    "cues": "string", "error": "string",
+}
+OUTPUT_COLUMNS = list(OUTPUT_TYPES)
 
 
 def score_frame(scorer, frame: pd.DataFrame) -> pd.DataFrame:
@@ -72,15 +76,15 @@ def input_example() -> pd.DataFrame:
 def log_pyfunc(model_dir: str | Path):
     """Log the model directory as the active run's pyfunc, with signature, input example, its
     code and requirements; returns MLflow's ModelInfo (its model_uri is what gets registered)."""
-    from mlflow.models import infer_signature
-
-    from cadrage.scoring import Scorer
-    from models.artifacts import load_model
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     example = input_example()
-    output = score_frame(Scorer(load_model(model_dir)), example)
+    inputs = Schema([ColSpec("string", "text")] + [ColSpec("string", c, required=False) for c in INPUT_COLUMNS[1:]])
+    outputs = Schema([ColSpec(OUTPUT_TYPES[c], c, required=c in ("article_id",)) for c in OUTPUT_COLUMNS])
     # -1 means "the threshold tuned on dev"; MLflow fills declared params with their default.
-    signature = infer_signature(example, output, params={"loaded_threshold": -1.0})
+    params = ParamSchema([ParamSpec("loaded_threshold", "double", -1.0)])
+    signature = ModelSignature(inputs=inputs, outputs=outputs, params=params)
     from importlib.metadata import requires
 
     requirements = [r for r in (requires("cadrage") or []) if "extra ==" not in r]

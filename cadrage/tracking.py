@@ -33,8 +33,10 @@ def ensure_experiment(name: str) -> str:
     if exp is not None:
         return exp.experiment_id
     location = None
-    if mlflow.get_tracking_uri().startswith("sqlite:"):
-        location = (ROOT / "mlruns").as_uri()
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        # Artifacts beside the database they belong to, so that a store is one folder.
+        location = (Path(uri[len("sqlite:///"):]).resolve().parent / "mlruns").as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
 
 

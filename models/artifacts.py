@@ -4,6 +4,7 @@
     <dir>/lexicon.csv       the lexicon the model was trained with (cues are read from it)
     <dir>/linear.skops      scikit-learn backend (skops, never pickle)
     <dir>/model.safetensors + config.json + tokenizer files   transformer backend
+    <dir>/model.onnx + config.json + tokenizer files          onnx backend (cadrage export-onnx)
 
 Loading refuses pickle-style files: a model directory is something users download and share.
 """
@@ -110,21 +111,54 @@ def read_card(model_dir: str | Path) -> dict:
     return card
 
 
-def load_model(model_dir: str | Path, **backend_options: Any) -> CadrageModel:
+RUNTIMES = ("torch", "onnx")
+
+
+def load_model(model_dir: str | Path, runtime: str | None = None, quantize: str | None = None, **backend_options: Any) -> CadrageModel:
+    """Load a model directory. `runtime` picks how a transformer model runs: "torch" (its default)
+    or "onnx" (ONNX Runtime; the directory is exported on first use and cached); an ONNX export
+    directory runs on "onnx". `quantize`: None (the directory's own precision), "none" or "int8"
+    (ONNX Runtime dynamic quantization). Other options go to the backend: batch_size, threads,
+    max_length. Thresholds and calibration come from the card whatever the runtime."""
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     unsafe = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if unsafe:
         raise ModelLoadError(f"{model_dir}: refusing to load pickle-style file(s) {unsafe}; cadrage models use safetensors and skops")
     schema = LabelSchema.from_dict(card["schema"])
-    if card["backend"] == "linear":
+    runtime = None if runtime in (None, "", "auto") else str(runtime).lower()
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ModelLoadError(f"unknown runtime {runtime!r} (expected one of {RUNTIMES})")
+    try:
+        from models.onnx import normalize_quantize
+
+        quantize = normalize_quantize(quantize)
+    except ValueError as e:
+        raise ModelLoadError(str(e)) from None
+    kind = card["backend"]
+    if kind == "linear":
+        if runtime is not None or quantize not in (None, "none"):
+            raise ModelLoadError(f"{model_dir}: a linear (scikit-learn) model; runtime/quantize options apply to "
+                                 f"transformer models only (train one with configs/tiny.yaml or configs/camembert-base.yaml)")
         from models.linear import load_linear
 
         backend = load_linear(model_dir, schema)
-    elif card["backend"] == "transformer":
+    elif kind == "transformer" and runtime in (None, "torch"):
+        if quantize not in (None, "none"):
+            raise ModelLoadError(f"{model_dir}: quantize={quantize!r} needs runtime 'onnx'")
         from models.inference import TransformerBackend
 
         backend = TransformerBackend.load(model_dir, schema, **backend_options)
+    elif kind in ("transformer", "onnx") and runtime in (None, "onnx"):
+        from models.onnx import OnnxExportError, load_onnx_backend
+
+        try:
+            backend = load_onnx_backend(model_dir, card, schema, quantize=quantize, **backend_options)
+        except OnnxExportError as e:
+            raise ModelLoadError(str(e)) from None
+    elif kind == "onnx":
+        raise ModelLoadError(f"{model_dir}: an ONNX export holds no PyTorch weights; use runtime 'onnx' "
+                             f"(or the transformer model it was exported from)")
     else:
-        raise ModelLoadError(f"{model_dir / CARD}: unknown backend {card['backend']!r}")
+        raise ModelLoadError(f"{model_dir / CARD}: unknown backend {kind!r}")
     return CadrageModel(model_dir, card, backend)

@@ -1,67 +1,124 @@
 """Batched transformer scoring: length-sorted batches, dynamic padding, inference_mode.
 
 Sorting by length means each batch pads only to its own longest sentence, which is where most
-of the speed-up over one-by-one pipelines comes from on CPU."""
+of the speed-up over one-by-one pipelines comes from on CPU. Tokenization is one batched call
+into the Rust tokenizer per chunk of sentences (padded there, to the chunk's longest); each model
+batch is then a slice of that matrix, so the hot loop does no per-sentence Python work, and
+results are written straight into preallocated arrays at their input positions.
+
+The same batching (`sorted_batches`) feeds the ONNX Runtime backend (models/onnx.py)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
-import torch
-from safetensors.torch import load_file
-from transformers import AutoConfig, AutoTokenizer
 
 from cadrage.schema import LabelSchema
-from models.multitask import MultiTaskModel
 from models.outputs import HeadOutputs
 
 WEIGHTS = "model.safetensors"
+DEFAULT_BATCH_SIZE = 32
+# Sentences tokenized per call: bounds the padded id matrix (chunk x longest) whatever the input size.
+TOKENIZE_CHUNK = 4096
+
+
+def physical_cores() -> int:
+    """Cores to use by default: physical cores (hyper-threads do not help dense matmuls)."""
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unable to tell
+        n = None
+    n = n or os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        n = min(n, len(os.sched_getaffinity(0)))
+    return max(1, n)
+
+
+def sorted_batches(input_ids: np.ndarray, attention_mask: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row indices, input_ids, attention_mask) per batch of rows of similar length, each batch
+    trimmed to its own longest row. Rows must be right-padded."""
+    lengths = attention_mask.sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin:begin + batch_size]
+        width = max(int(lengths[rows[-1]]), 1)  # sorted: the last row is the longest
+        yield rows, np.ascontiguousarray(input_ids[rows, :width]), np.ascontiguousarray(attention_mask[rows, :width])
+
+
+def empty_outputs(n_techniques: int, n_stance: int, n_voice: int, n: int = 0) -> HeadOutputs:
+    return HeadOutputs(np.zeros(n, dtype=np.float64), np.zeros((n, n_techniques), dtype=np.float32),
+                       np.zeros((n, n_stance), dtype=np.float32), np.zeros((n, n_voice), dtype=np.float32))
+
+
+class HFTokenizerEncoder:
+    """Batched encoding through a transformers tokenizer: right-padded int64 numpy matrices."""
+
+    def __init__(self, tokenizer, max_length: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        # CLS pooling reads position 0, and batches are trimmed on the right: pad on the right.
+        tokenizer.padding_side = "right"
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="longest", return_tensors="np")
+        return enc["input_ids"].astype(np.int64, copy=False), enc["attention_mask"].astype(np.int64, copy=False)
 
 
 class TransformerBackend:
-    def __init__(self, model: MultiTaskModel, tokenizer, max_length: int = 128, batch_size: int = 32, threads: int | None = None):
+    """PyTorch scoring of a MultiTaskModel. Options: batch_size (sentences per forward pass),
+    threads (torch intra-op threads; default: physical cores), max_length (tokens)."""
+
+    def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None):
+        import torch
+
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.encode = HFTokenizerEncoder(tokenizer, max_length)
         self.max_length = max_length
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if threads:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(int(threads))
+        self.threads = torch.get_num_threads()
 
     @classmethod
-    def load(cls, directory: Path, schema: LabelSchema, **options) -> "TransformerBackend":
+    def load(cls, directory: Path, schema: LabelSchema, attn_implementation: str | None = None, **options) -> "TransformerBackend":
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoTokenizer
+
+        from models.multitask import MultiTaskModel
+
+        directory = Path(directory)
         config = AutoConfig.from_pretrained(directory)
+        if attn_implementation:
+            config._attn_implementation = attn_implementation
         model = MultiTaskModel.from_encoder_config(
             config, n_techniques=len(schema.techniques), n_stance=len(schema.stance_labels), n_voice=len(schema.voice_labels)
         )
         model.load_state_dict(load_file(str(directory / WEIGHTS)))
         tokenizer = AutoTokenizer.from_pretrained(directory)
         max_length = options.pop("max_length", None) or getattr(config, "cadrage_max_length", 128)
+        options = {k: v for k, v in options.items() if v is not None}
         return cls(model, tokenizer, max_length=max_length, **options)
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
+        import torch
+
         n = len(texts)
-        if n == 0:
-            return HeadOutputs(np.zeros(0), np.zeros((0, self.model.techniques.out_features)),
-                               np.zeros((0, self.model.stance.out_features)), np.zeros((0, self.model.voice.out_features)))
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        order = np.argsort([len(ids) for ids in encoded], kind="stable")
-        parts: dict[str, list[np.ndarray]] = {"loaded": [], "techniques": [], "stance": [], "voice": []}
-        pad = self.tokenizer.pad_token_id
+        out = empty_outputs(self.model.techniques.out_features, self.model.stance.out_features, self.model.voice.out_features, n)
         with torch.inference_mode():
-            for begin in range(0, n, self.batch_size):
-                batch = [encoded[i] for i in order[begin:begin + self.batch_size]]
-                width = max(len(ids) for ids in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                attention = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, ids in enumerate(batch):
-                    input_ids[row, :len(ids)] = torch.tensor(ids)
-                    attention[row, :len(ids)] = 1
-                out = self.model(input_ids=input_ids, attention_mask=attention)
-                parts["loaded"].append(out["loaded_logits"].float().numpy())
-                parts["techniques"].append(torch.sigmoid(out["technique_logits"]).float().numpy())
-                parts["stance"].append(torch.softmax(out["stance_logits"], -1).float().numpy())
-                parts["voice"].append(torch.softmax(out["voice_logits"], -1).float().numpy())
-        inverse = np.empty(n, dtype=np.int64)
-        inverse[order] = np.arange(n)
-        stacked = {k: np.concatenate(v)[inverse] for k, v in parts.items()}
-        return HeadOutputs(stacked["loaded"].astype(np.float64), stacked["techniques"], stacked["stance"], stacked["voice"])
+            for start in range(0, n, TOKENIZE_CHUNK):
+                input_ids, attention_mask = self.encode(list(texts[start:start + TOKENIZE_CHUNK]))
+                for rows, ids, mask in sorted_batches(input_ids, attention_mask, self.batch_size):
+                    heads = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+                    at = rows + start
+                    out.loaded_logit[at] = heads["loaded_logits"].float().numpy()
+                    out.techniques[at] = torch.sigmoid(heads["technique_logits"]).float().numpy()
+                    out.stance[at] = torch.softmax(heads["stance_logits"], -1).float().numpy()
+                    out.voice[at] = torch.softmax(heads["voice_logits"], -1).float().numpy()
+        return out

@@ -77,6 +77,7 @@ class LinearMultiTask:
         char_ngrams: tuple[int, int] = (2, 5),
         max_features: int = 200_000,
         seed: int = 13,
+        lexicon_weight: float = 1.0,
     ):
         self.schema = schema
         self.features = FeatureUnion(
@@ -84,7 +85,10 @@ class LinearMultiTask:
                 ("word", TfidfVectorizer(ngram_range=tuple(word_ngrams), min_df=2, sublinear_tf=True, max_features=max_features)),
                 ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), min_df=2, sublinear_tf=True, max_features=max_features)),
                 ("lexicon", LexiconFeatures(lexicon_entries, list(schema.techniques))),
-            ]
+            ],
+            # Scaling the few dense lexicon columns up makes them cheaper under L2 regularisation
+            # than the tens of thousands of n-gram columns that otherwise drown them out.
+            transformer_weights={"word": 1.0, "char": 1.0, "lexicon": lexicon_weight},
         )
         self.C = C
         self.seed = seed

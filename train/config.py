@@ -39,6 +39,7 @@ class LinearConfig:
     word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
     char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
     max_features: int = 200000
+    lexicon_weight: float = 1.0
 
 
 @dataclass

@@ -100,6 +100,7 @@ def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_pat
         model = LinearMultiTask(
             schema, entries, C=cfg.linear.C, word_ngrams=tuple(cfg.linear.word_ngrams),
             char_ngrams=tuple(cfg.linear.char_ngrams), max_features=cfg.linear.max_features, seed=cfg.training.seed,
+            lexicon_weight=cfg.linear.lexicon_weight,
         ).fit(splits.train)
         return model, lambda d: save_linear(model, d)
     from train.transformer import fit_transformer

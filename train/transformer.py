@@ -100,7 +100,7 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = MultiTaskModel.from_pretrained_encoder(source, **kwargs)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # missing files offline; invalid repo id for a bad path
         raise TrainError(
             f"cannot load encoder {source!r} offline ({str(e).splitlines()[0]}). Download it on a connected machine "
             f"and set model.name to that local directory (config.json, tokenizer files, weights), or set "
@@ -144,7 +144,7 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     resume = get_last_checkpoint(str(checkpoints)) if cfg.training.resume and checkpoints.is_dir() else None
     try:
         trainer.train(resume_from_checkpoint=resume)
-    except (RuntimeError, ValueError, OSError) as e:
+    except Exception as e:  # whatever a damaged checkpoint raises (safetensors, torch, json)
         if resume:
             raise TrainError(f"cannot resume from checkpoint {resume}: {str(e).splitlines()[0]} (delete it to start over)") from None
         raise
