@@ -376,6 +376,9 @@ def write_outputs(evaluations: list[Evaluation], gold: Gold, data, settings: dic
     files: dict[str, Path] = {}
     files["metrics"] = out / "metrics.json"
     _write_json(files["metrics"], metrics_document(evaluations, gold, settings))
+    # The few headline figures alone, so that `dvc metrics show` prints a table a person reads.
+    files["headline"] = out / "headline.json"
+    _write_json(files["headline"], clean({key(ev.model.name): {k: v["value"] for k, v in ev.headline.items()} for ev in evaluations}))
     files["meta"] = out / "meta.json"
     _write_json(files["meta"], clean(meta_document(evaluations, data, settings)))
     files["errors"] = write_errors(evaluations, gold, out, error_limit)

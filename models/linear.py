@@ -44,7 +44,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         columns = [f"{t}:{where}" for t in self.techniques for where in ("own", "reported")]
         columns += [f"{s}:{where}" for s in ("pro_kremlin", "anti_kremlin") for where in ("own", "reported")]
         index = {c: i for i, c in enumerate(columns)}
-        n_extra = 4
+        n_extra = 2
         out = np.zeros((len(X), len(columns) + n_extra), dtype=np.float32)
         for row, text in enumerate(X):
             spans = reported_spans(text)
@@ -56,12 +56,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
                 if f"{m.entry.stance_lean}:{where}" in index:
                     out[row, index[f"{m.entry.stance_lean}:{where}"]] += 1
             inside = sum(e - s for s, e in spans)
-            out[row, len(columns):] = (
-                inside / max(len(text), 1),
-                float(bool(spans)),
-                text.count("?") > 0,
-                text.count("!") > 0,
-            )
+            out[row, len(columns):] = (inside / max(len(text), 1), float(bool(spans)))
         return sparse.csr_matrix(np.log1p(out))
 
 

@@ -43,3 +43,24 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
 
 def split_overrides(paths: dict[str, Path], output_dir: Path) -> list[str]:
     return [f"data.train={paths['train']}", f"data.dev={paths['dev']}", f"data.test={paths['test']}", f"output_dir={output_dir}"]
+
+
+@pytest.fixture(scope="session")
+def trained_linear(small_splits, tmp_path_factory) -> dict:
+    """A linear model trained once on the small split, registered as cadrage@champion in its own
+    MLflow store; returns train.run's result plus that store's `tracking_uri`."""
+    from train.config import load_config
+    from train.run import run
+
+    tmp = tmp_path_factory.mktemp("trained-linear")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        cfg = load_config(ROOT / "configs" / "linear.yaml", split_overrides(small_splits, tmp / "model") + ["tracking.register=true"])
+        return {**run(cfg), "tracking_uri": uri}
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous

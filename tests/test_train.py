@@ -40,14 +40,8 @@ def test_every_shipped_config_loads():
 
 
 @pytest.fixture(scope="module")
-def linear_run(small_splits, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("linear")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
-    try:
-        cfg = load_config(ROOT / "configs" / "linear.yaml", split_overrides(small_splits, tmp / "model") + ["tracking.register=true"])
-        yield run(cfg), tmp
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+def linear_run(trained_linear):
+    return trained_linear, Path(trained_linear["tracking_uri"][len("sqlite:///"):]).parent
 
 
 def test_linear_run_is_tracked_registered_and_reloads_identically(linear_run, monkeypatch):

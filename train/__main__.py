@@ -12,15 +12,27 @@ from train.config import ConfigError, TrainError, load_config
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train", description="Train a cadrage model, tracked in MLflow.")
-    parser.add_argument("--config", required=True, help="YAML run configuration (see configs/)")
+    parser.add_argument("--config", help="YAML run configuration (see configs/); default: params file's train.config")
+    parser.add_argument("--params", help="params.yaml whose `train` section overrides the config (the DVC pipeline's)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.epochs=1 tracking.register=true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_config(args.config, args.overrides)
+        params = dvc_params = None
+        if args.params:
+            import yaml
+
+            with open(args.params, encoding="utf-8") as f:
+                dvc_params = yaml.safe_load(f) or {}
+            params = dict(dvc_params.get("train") or {})
+            args.config = args.config or params.get("config")
+            params.pop("config", None)
+        if not args.config:
+            raise ConfigError("no config: pass --config, or --params with a train.config entry")
+        cfg = load_config(args.config, args.overrides, params=params)
         from train.run import run
 
-        result = run(cfg)
+        result = run(cfg, dvc_params=dvc_params)
     except (ConfigError, DataError, TrainError) as e:
         print(f"train: {e}", file=sys.stderr)
         return 1

@@ -84,14 +84,17 @@ class TrainError(RuntimeError):
     """A run that cannot proceed (model not loadable offline, corrupt checkpoint...)."""
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
-    """RunConfig from a YAML file plus `key=value` overrides (e.g. training.epochs=1)."""
+def load_config(path: str | Path | None, overrides: list[str] = (), params: dict | None = None) -> RunConfig:
+    """RunConfig from a YAML file, then `params` (a params.yaml section, as DVC edits it), then
+    `key=value` overrides (e.g. training.epochs=1)."""
     try:
         cfg = OmegaConf.structured(RunConfig)
         if path is not None:
             if not Path(path).is_file():
                 raise ConfigError(f"config file {path} does not exist")
             cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+        if params:
+            cfg = OmegaConf.merge(cfg, OmegaConf.create(params))
         bad = [o for o in overrides if "=" not in o]
         if bad:
             raise ConfigError(f"overrides must look like key=value, got {bad}")

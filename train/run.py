@@ -113,7 +113,7 @@ def evaluate_split(backend, rows: list[dict], calibration: Calibration, threshol
     return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
 
 
-def run(cfg: RunConfig) -> dict:
+def run(cfg: RunConfig, dvc_params: dict | None = None) -> dict:
     """Train, save and track one run; returns a summary (model dir, metrics, run id, registry)."""
     schema = label_schema(cfg.data.techniques, project_path(cfg.data.schema))
     splits = load_splits(cfg, schema)
@@ -124,6 +124,10 @@ def run(cfg: RunConfig) -> dict:
         config_dict = to_dict(cfg)
         mlflow.log_params({k: str(v)[:500] for k, v in flat(config_dict).items()})
         mlflow.log_dict(config_dict, "config.json")
+        if dvc_params is not None:
+            # Ties a registry version to the pipeline state (params + git revision) that made it.
+            mlflow.log_dict(dvc_params, "dvc_params.yaml")
+            mlflow.log_params({f"dvc.{k}": str(v)[:500] for k, v in flat(dvc_params).items()})
         mlflow.set_tags({
             "dataset_fingerprint": splits.fingerprint, "backend": cfg.model.backend,
             "git_revision": git_revision() or "unknown",
