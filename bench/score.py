@@ -78,6 +78,10 @@ def peak_rss_mb() -> float:
 def make_runner(spec: dict):
     kind = spec["kind"]
     if kind == "pipeline":
+        if spec.get("threads"):  # --threads applies to the baseline too
+            import torch
+
+            torch.set_num_threads(int(spec["threads"]))
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -100,7 +104,11 @@ def make_runner(spec: dict):
     if kind == "e2e":
         from cadrage.cli import main
 
-        try:  # load the sentence segmenter now: once per process, like the imports
+        try:  # imports and the sentence segmenter: once per process, not part of a scoring run
+            import importlib
+
+            for name in ("cadrage.batch", "cadrage.ingest", "cadrage.outputs", "cadrage.reliability", "cadrage.scoring", "tqdm"):
+                importlib.import_module(name)
             from cadrage.segment import get_nlp
 
             get_nlp()
@@ -137,15 +145,71 @@ def worker(spec_json: str) -> int:
         cmd, _, arg = line.strip().partition(" ")
         if cmd == "run":
             try:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 result = runner(arg or texts)
-                send({"seconds": time.perf_counter() - started, "result": result if isinstance(result, int) else None})
+                send({"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+                      "result": result if isinstance(result, int) else None})
+            except Exception as e:
+                send({"error": f"{type(e).__name__}: {e}"})
+        elif cmd == "profile":
+            try:
+                send({"profile": profile(runner, texts[:96])})
             except Exception as e:
                 send({"error": f"{type(e).__name__}: {e}"})
         elif cmd == "quit":
             send({"peak_rss_mb": peak_rss_mb(), "rss_mb": rss_mb()})
             return 0
     return 0
+
+
+def profile(runner, texts: list[str]) -> dict:
+    """Where one scoring pass spends its time: tokenization vs the model, and the model's
+    operators (torch profiler, self CPU time) grouped into families."""
+    import torch
+
+    model = getattr(runner, "__self__", None)  # CadrageModel.predict
+    backend = getattr(model, "backend", None)
+    out: dict = {}
+    if backend is not None and hasattr(backend, "encode"):
+        started = time.perf_counter()
+        backend.encode(texts)
+        out["tokenize_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        runner(texts)
+    out["pass_s"] = time.perf_counter() - started
+    families = {"matmul (linear layers)": ("addmm", "mm", "bmm", "matmul", "linear"),
+                "attention": ("scaled_dot_product", "flash_attention", "softmax"),
+                "layer norm": ("layer_norm",), "gelu": ("gelu",), "add / copy / other elementwise": ("add", "copy_", "mul", "div", "where")}
+    totals = {k: 0.0 for k in families}
+    totals["other"] = 0.0
+    top = []
+    for evt in prof.key_averages():
+        us = evt.self_cpu_time_total
+        name = evt.key.replace("aten::", "")
+        fam = next((k for k, keys in families.items() if any(name == x or name.startswith(x) for x in keys)), "other")
+        totals[fam] += us
+        top.append((us, evt.key, evt.count))
+    total = sum(totals.values()) or 1.0
+    out["self_cpu_share"] = {k: round(v / total, 3) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+    out["top_ops"] = [{"op": k, "calls": c, "self_cpu_s": round(us / 1e6, 3), "share": round(us / total, 3)}
+                      for us, k, c in sorted(top, reverse=True)[:8]]
+    return out
+
+
+def token_stats(tokenizer_dir: Path, texts: list[str], batch_size: int = 32, max_length: int = 128) -> dict:
+    """Tokens the model actually processes: real tokens, padded to each batch's longest in input
+    order (what pipeline batches do), and padded after length sorting (what our scorers do)."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    lengths = np.array([len(x) for x in tok(texts, truncation=True, max_length=max_length)["input_ids"]])
+    padded = lambda ls: int(sum(len(ls[i:i + batch_size]) * ls[i:i + batch_size].max() for i in range(0, len(ls), batch_size)))  # noqa: E731
+    real, in_order, by_length = int(lengths.sum()), padded(lengths), padded(np.sort(lengths))
+    return {"real_tokens": real, "pipeline_padded_tokens": in_order, "sorted_padded_tokens": by_length,
+            "padding_ratio_pipeline_vs_sorted": round(in_order / by_length, 3), "mean_tokens": round(float(lengths.mean()), 1),
+            "p95_tokens": int(np.percentile(lengths, 95)), "max_tokens": int(lengths.max())}
 
 
 class Worker:
@@ -157,6 +221,7 @@ class Worker:
                                      text=True, cwd=str(ROOT), env=env)
         self.ready: dict | None = None
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         self.error: str | None = None
         self.final: dict = {}
 
@@ -181,8 +246,17 @@ class Worker:
             self.error = answer["error"]
             return None
         self.times.append(answer["seconds"])
+        self.cpu_times.append(answer.get("cpu_seconds", float("nan")))
         self.final["result"] = answer.get("result")
         return answer["seconds"]
+
+    def profile(self) -> dict | None:
+        if self.error:
+            return None
+        self.proc.stdin.write("profile\n")
+        self.proc.stdin.flush()
+        answer = self.read()
+        return answer.get("profile") or {"error": answer.get("error")}
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -198,8 +272,9 @@ class Worker:
             self.proc.kill()
 
 
-def race(workers: list[Worker], rounds: int) -> None:
-    """Interleaved rounds; the starting contender rotates so none always follows the same one."""
+def race(workers: list[Worker], rounds: int, profile_names: tuple[str, ...] = ()) -> dict:
+    """Interleaved rounds; the starting contender rotates so none always follows the same one.
+    Then, for the contenders named in profile_names, one profiled pass (not timed)."""
     for w in workers:
         w.wait_ready()
         if w.error:
@@ -210,8 +285,10 @@ def race(workers: list[Worker], rounds: int) -> None:
             time.sleep(0.3)  # let the previous contender's spinning threads go idle
             w.run_once()
         log(f"round {r + 1}/{rounds}: " + ", ".join(f"{w.name} {w.times[-1]:.1f}s" for w in workers if w.times and not w.error))
+    profiles = {w.name: w.profile() for w in workers if w.name in profile_names}
     for w in workers:
         w.close()
+    return profiles
 
 
 # ------------------------------------------------------------------------------------------------
@@ -464,17 +541,18 @@ def main(argv=None) -> int:
         timed_models = (("base", base, base_fp32, base_int8),) + (() if args.quick else (("tiny", tiny, tiny_fp32, tiny_int8),))
         for model_name, directory, fp32, int8 in timed_models:
             rows_spec += [
-                (model_name, "pipeline", {"kind": "pipeline", "model": str(directory)}),
+                (model_name, "pipeline", {"kind": "pipeline", "model": str(directory), "threads": args.threads}),
                 (model_name, "ours_fp32", {"kind": "cadrage", "model": str(directory), **ours}),
                 (model_name, "onnx_fp32", {"kind": "cadrage", "model": str(fp32), **ours}),
                 (model_name, "onnx_int8", {"kind": "cadrage", "model": str(int8), **ours}),
             ]
-        throughput = []
+        throughput, profiles = [], {}
+        tokens = token_stats(base, sentences, args.batch_size)
         for model_name, *_ in timed_models:
             t = time.time()
             workers = [Worker(f"{m}/{c}", {**spec, "texts": texts_file}) for m, c, spec in rows_spec if m == model_name]
             log(f"timing {model_name}: {len(workers)} contenders x {args.rounds} rounds x {len(sentences)} sentences")
-            race(workers, args.rounds)
+            profiles[model_name] = race(workers, args.rounds, profile_names=(f"{model_name}/ours_fp32",) if model_name == "base" else ())
             for w in workers:
                 best = min(w.times) if w.times else None
                 throughput.append({
@@ -482,6 +560,8 @@ def main(argv=None) -> int:
                     "sentences_per_s": len(sentences) / best if best else None,
                     "sentences_per_s_median": len(sentences) / statistics.median(w.times) if w.times else None,
                     "round_seconds": [round(x, 3) for x in w.times],
+                    "round_cpu_seconds": [round(x, 3) for x in w.cpu_times],
+                    "cpu_ms_per_sentence": 1000 * min(w.cpu_times) / len(sentences) if w.cpu_times else None,
                     "load_s": round((w.ready or {}).get("load_s", 0.0), 2),
                     "peak_rss_mb": round(w.final.get("peak_rss_mb", 0.0), 1) or None,
                     "model_rss_mb": round((w.ready or {}).get("rss_after_load_mb", 0.0) - (w.ready or {}).get("rss_before_load_mb", 0.0), 1),
@@ -539,6 +619,8 @@ def main(argv=None) -> int:
                   "timing": "best of interleaved rounds; each contender in its own process",
                   "exports": {"base": base_export, "tiny": tiny_export}},
         "throughput": throughput,
+        "tokens": tokens,
+        "profile": profiles.get("base", {}),
         "agreement": agree,
         "end_to_end": e2e,
         "summary": summary,
@@ -561,7 +643,7 @@ def render(results: dict) -> str:
     lines = [f"cadrage scoring benchmark ({results['mode']}): {s['sentences']} sentences, best of {s['rounds']} interleaved rounds, "
              f"{results['machine']['cores']} cores, torch {results['machine']['torch']}, onnxruntime {results['machine']['onnxruntime']}",
              "",
-             f"{'model':<18} {'contender':<22} {'sent/s':>9} {'median':>9} {'x pipeline':>10} {'peak RSS MB':>12} {'load s':>7}"]
+             f"{'model':<18} {'contender':<22} {'sent/s':>9} {'median':>9} {'x pipeline':>10} {'CPU ms/sent':>11} {'peak RSS MB':>12} {'load s':>7}"]
     names = {"pipeline": "transformers pipeline", "ours_fp32": "ours fp32 (torch)", "onnx_fp32": "ONNX Runtime fp32",
              "onnx_int8": "ONNX Runtime int8"}
     base_label = f"base ({s['base_layers']}L, random)"
@@ -570,7 +652,18 @@ def render(results: dict) -> str:
         x = f"{r['sentences_per_s'] / pipe:.2f}" if r["sentences_per_s"] and pipe else "—"
         lines.append(f"{base_label if r['model'] == 'base' else 'tiny (trained)':<18} {names[r['contender']]:<22} "
                      f"{fmt_rate(r['sentences_per_s']):>9} {fmt_rate(r['sentences_per_s_median']):>9} {x:>10} "
+                     f"{fmt_rate(r.get('cpu_ms_per_sentence')):>11} "
                      f"{fmt_rate(r['peak_rss_mb']):>12} {r['load_s']:>7.1f}" + (f"  ERROR {r['error']}" if r["error"] else ""))
+    tk = results.get("tokens") or {}
+    if tk:
+        lines += ["", f"tokens: {tk['real_tokens']} real (mean {tk['mean_tokens']}, p95 {tk['p95_tokens']}, max {tk['max_tokens']} per sentence); "
+                  f"padded to each batch's longest: {tk['pipeline_padded_tokens']} in input order (pipeline), "
+                  f"{tk['sorted_padded_tokens']} length-sorted (ours): padding alone is worth {tk['padding_ratio_pipeline_vs_sorted']:.2f}x"]
+    pr = (results.get("profile") or {}).get("base/ours_fp32") or {}
+    if pr.get("self_cpu_share"):
+        share = ", ".join(f"{k} {v:.0%}" for k, v in pr["self_cpu_share"].items() if v >= 0.005)
+        lines.append(f"profile of ours fp32 on the base model (96 sentences): tokenization {pr.get('tokenize_s', 0) * 1000:.0f} ms of "
+                     f"{pr['pass_s']:.1f} s; model self CPU time: {share}")
     a = results["agreement"]
     i8 = a["int8_vs_fp32"]
     lines += ["", f"agreement on the authored test split ({i8['n_sentences']} sentences, trained tiny model, thresholded):",

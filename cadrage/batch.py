@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratings", help="CSV of domain → external rating, shown beside our score")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     parser.add_argument("--batch-size", type=int, default=256, help="sentences per model batch")
+    parser.add_argument("--backend", choices=("torch", "onnx"),
+                        help="how a transformer model runs (default torch; onnx exports on first use and caches it)")
+    parser.add_argument("--quantize", choices=("none", "int8"), help="with --backend onnx: int8 dynamic quantization")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default: physical cores)")
     parser.set_defaults(run=run)
 
 
@@ -32,7 +36,7 @@ def article_fields(article: Any) -> dict:
     }
 
 
-def resolve_model(name: str | None):
+def resolve_model(name: str | None, **options):
     """Load the model before any work starts, so that a bad --model fails fast."""
     from cadrage.tracking import resolve_model_dir
     from models.artifacts import load_model
@@ -40,8 +44,8 @@ def resolve_model(name: str | None):
     if name is None:
         from cadrage.default_model import default_model_dir
 
-        return load_model(default_model_dir())
-    return load_model(resolve_model_dir(name))
+        return load_model(default_model_dir(), **options)
+    return load_model(resolve_model_dir(name), **options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         fmt = args.format or ("jsonl" if args.out == "-" else format_from_path(args.out))
         ratings = load_ratings(args.ratings) if args.ratings else None
-        model = resolve_model(args.model)
+        options = {k: v for k, v in (("runtime", args.backend), ("quantize", args.quantize), ("threads", args.threads)) if v}
+        model = resolve_model(args.model, **options)
     except (OutputError, RatingsError, ModelLoadError, FileNotFoundError) as e:
         print(f"cadrage score: {e}", file=sys.stderr)
         return 1
     scorer = Scorer(model)
-    meta = {"model": str(args.model or "default"), "backend": model.card["backend"], "model_name": model.card.get("name")}
+    meta = {"model": str(args.model or "default"), "backend": model.card["backend"], "model_name": model.card.get("name"),
+            "runtime": getattr(model.backend, "runtime", None), "quantize": getattr(model.backend, "quantize", None)}
     progress = tqdm(desc="scoring", unit=" articles", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
     n_articles = n_failed = n_sentences = n_flagged = 0
     try:

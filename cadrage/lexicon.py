@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "lexicon.csv"
@@ -77,8 +76,3 @@ class Lexicon:
         for m in self._regex.finditer(text):
             found.append(Match(m.start(), m.end(), self._by_key[_key(m.group())]))
         return found
-
-
-@lru_cache(maxsize=4)
-def default_lexicon(path: str = str(DEFAULT_LEXICON_PATH)) -> Lexicon:
-    return Lexicon.from_csv(path)

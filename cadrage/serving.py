@@ -193,7 +193,9 @@ class CadragePyfunc(mlflow.pyfunc.PythonModel):
         from cadrage.scoring import Scorer
         from models.artifacts import load_model
 
-        self.model = load_model(context.artifacts["model_dir"])
+        # mlflow.pyfunc.load_model(uri, model_config={"backend": "onnx", "quantize": "int8"}) picks the runtime.
+        config = getattr(context, "model_config", None) or {}
+        self.model = load_model(context.artifacts["model_dir"], runtime=config.get("backend"), quantize=config.get("quantize"))
         self.scorer = Scorer(self.model)
         self._lock = threading.Lock()  # the scoring server calls predict from several threads
 

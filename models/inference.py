@@ -22,6 +22,7 @@ WEIGHTS = "model.safetensors"
 DEFAULT_BATCH_SIZE = 32
 # Sentences tokenized per call: bounds the padded id matrix (chunk x longest) whatever the input size.
 TOKENIZE_CHUNK = 4096
+SMALL_HIDDEN = 384
 
 
 def physical_cores() -> int:
@@ -36,6 +37,14 @@ def physical_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         n = min(n, len(os.sched_getaffinity(0)))
     return max(1, n)
+
+
+def default_threads(config) -> int:
+    """Intra-op threads for a model: physical cores, but one for small encoders (hidden size below
+    384), whose matmuls are too small to gain from splitting and lose badly to thread
+    synchronisation when the cores are shared with other work."""
+    hidden = getattr(config, "hidden_size", None) or 768
+    return 1 if hidden < SMALL_HIDDEN else physical_cores()
 
 
 def sorted_batches(input_ids: np.ndarray, attention_mask: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -70,11 +79,12 @@ class HFTokenizerEncoder:
 
 class TransformerBackend:
     """PyTorch scoring of a MultiTaskModel. Options: batch_size (sentences per forward pass),
-    threads (torch intra-op threads; default: physical cores), max_length (tokens)."""
+    threads (torch intra-op threads while scoring; default: `default_threads`), max_length (tokens)."""
+
+    runtime = "torch"
+    quantize = "none"
 
     def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None):
-        import torch
-
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.encode = HFTokenizerEncoder(tokenizer, max_length)
@@ -82,9 +92,7 @@ class TransformerBackend:
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.threads = torch.get_num_threads()
+        self.threads = int(threads) if threads else default_threads(model.config)
 
     @classmethod
     def load(cls, directory: Path, schema: LabelSchema, attn_implementation: str | None = None, **options) -> "TransformerBackend":
@@ -111,6 +119,20 @@ class TransformerBackend:
 
         n = len(texts)
         out = empty_outputs(self.model.techniques.out_features, self.model.stance.out_features, self.model.voice.out_features, n)
+        previous = torch.get_num_threads()
+        if previous != self.threads:  # scoped: loading a model must not change the process's torch settings
+            torch.set_num_threads(self.threads)
+        try:
+            self._fill(texts, out)
+        finally:
+            if previous != self.threads:
+                torch.set_num_threads(previous)
+        return out
+
+    def _fill(self, texts: list[str], out: HeadOutputs) -> None:
+        import torch
+
+        n = len(texts)
         with torch.inference_mode():
             for start in range(0, n, TOKENIZE_CHUNK):
                 input_ids, attention_mask = self.encode(list(texts[start:start + TOKENIZE_CHUNK]))
@@ -121,4 +143,3 @@ class TransformerBackend:
                     out.techniques[at] = torch.sigmoid(heads["technique_logits"]).float().numpy()
                     out.stance[at] = torch.softmax(heads["stance_logits"], -1).float().numpy()
                     out.voice[at] = torch.softmax(heads["voice_logits"], -1).float().numpy()
-        return out

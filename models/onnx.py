@@ -154,9 +154,13 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
     work = Path(tempfile.mkdtemp(prefix=".cadrage-onnx-", dir=out_dir.parent if out_dir.parent.exists() else None))
     try:
         raw = work / "raw.onnx"
-        dummy = (torch.from_numpy(probe["input_ids"][:2, :12].copy()), torch.from_numpy(probe["attention_mask"][:2, :12].copy()))
+        # Rows 1 (long) and 2 (short) of the probe, trimmed to a few tokens past the short one.
+        lengths = probe["attention_mask"].sum(1)
+        width = int(min(lengths[1], lengths[2] + 4))
+        dummy = tuple(torch.from_numpy(np.ascontiguousarray(probe[k][[1, 2], :width])) for k in INPUTS)
         # Trace with a padded row, so that no "no padding" shortcut is baked into the graph.
-        assert int(dummy[1].sum()) < dummy[1].numel(), "the export batch must contain padding"
+        if int(dummy[1].sum()) >= dummy[1].numel():
+            raise OnnxExportError("internal: the export batch must contain padding")
         axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
         axes.update({name: {0: "batch"} for name in OUTPUTS})
         with warnings.catch_warnings():
@@ -316,6 +320,8 @@ class RawTokenizerEncoder:
 class OnnxBackend:
     """ONNX Runtime scoring, batched like TransformerBackend. Options: batch_size, threads
     (ONNX Runtime intra-op threads; default: physical cores), max_length."""
+
+    runtime = "onnx"
 
     def __init__(self, session, encode, n_heads: tuple[int, int, int], batch_size: int = DEFAULT_BATCH_SIZE,
                  quantize: str = "none", path: Path | None = None):

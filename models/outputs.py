@@ -15,7 +15,3 @@ class HeadOutputs:
 
     def __len__(self) -> int:
         return len(self.loaded_logit)
-
-    @classmethod
-    def concat(cls, parts: list["HeadOutputs"]) -> "HeadOutputs":
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("loaded_logit", "techniques", "stance", "voice")))
