@@ -75,11 +75,12 @@ def test_repro_runs_end_to_end_then_is_cached_then_reruns_only_affected_stages(p
 
 
 def test_train_stage_records_dvc_params_and_git_revision(project):
-    import mlflow
     from mlflow import MlflowClient
 
+    from cadrage import tracking
+
     repo, env = project
-    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    tracking.setup(env["MLFLOW_TRACKING_URI"])
     runs = MlflowClient().search_runs(MlflowClient().get_experiment_by_name("cadrage").experiment_id)
     trained = [r for r in runs if "dvc.train.config" in r.data.params]
     assert trained, "no training run recorded the DVC params"

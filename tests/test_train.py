@@ -56,7 +56,9 @@ def test_linear_run_is_tracked_registered_and_reloads_identically(linear_run, mo
     assert set(card["thresholds"]["techniques"]) == set(card["schema"]["techniques"])
     assert 0 < card["metrics"]["dev"]["loaded_f1"] <= 1
 
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    from cadrage import tracking
+
+    tracking.setup(os.environ["MLFLOW_TRACKING_URI"])  # tracking and registry: MlflowClient reads both
     client = MlflowClient()
     run_data = client.get_run(result["run_id"]).data
     assert run_data.params["model.backend"] == "linear"
@@ -177,7 +179,7 @@ def test_corrupt_checkpoint_is_a_clear_error_without_registry_entry(small_splits
     code = main(tiny_args(small_splits, out, "training.epochs=2", "training.resume=true", "tracking.register=true"))
     assert code == 1
     assert not out.exists()
-    import mlflow
+    from cadrage import tracking
 
-    mlflow.set_tracking_uri(tracking_uri)
+    tracking.setup(tracking_uri)
     assert MlflowClient().search_registered_models() == []
