@@ -68,16 +68,11 @@ def run(args: argparse.Namespace) -> int:
     meta = {"model": str(args.model or "default"), "backend": model.card["backend"], "model_name": model.card.get("name"),
             "runtime": getattr(model.backend, "runtime", None), "quantize": getattr(model.backend, "quantize", None)}
     progress = tqdm(desc="scoring", unit=" articles", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
-    n_articles = n_failed = n_sentences = n_flagged = 0
     try:
         with open_writer(args.out, fmt, meta=meta, loaded_threshold=scorer.loaded_threshold) as writer:
             articles = iter_articles(args.paths, unit=args.unit)
             for article, sentences in scorer.score_articles(articles, batch_sentences=args.batch_size):
                 writer.write_article(article_fields(article), sentences)
-                n_articles += 1
-                n_failed += bool(article.error)
-                n_sentences += len(sentences)
-                n_flagged += sum(s["author_loaded"] for s in sentences)
                 progress.update()
             writer.close(writer.source_table(ratings=ratings))
     except OutputError as e:
@@ -86,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if not args.quiet:
-        print(f"cadrage score: {n_articles} articles ({n_failed} failed), {n_sentences} sentences, "
-              f"{n_flagged} author-voice loaded" + (f" → {args.out}" if args.out != "-" else ""), file=sys.stderr)
-    if n_articles == 0 or n_failed == n_articles:
+        print(f"cadrage score: {writer.n_articles} articles ({writer.n_failed} failed), {writer.n_sentences} sentences, "
+              f"{writer.n_author_loaded} author-voice loaded" + (f" → {args.out}" if args.out != "-" else ""), file=sys.stderr)
+    if writer.n_articles == writer.n_failed:  # nothing read, or nothing scored
         return 1
-    return 2 if n_failed else 0
+    return 2 if writer.n_failed else 0
