@@ -86,7 +86,7 @@ def read_records(path: str | Path) -> list[dict]:
     return [dict(r, _origin=f"{path.name}:{i + 1 + header_rows}") for i, r in enumerate(ds)]
 
 
-def _as_list(value: Any) -> Any:
+def label_list(value: Any) -> Any:
     """Techniques may come as a list or as a '|'/','-separated string (CSV)."""
     if isinstance(value, str):
         value = value.strip()
@@ -97,7 +97,7 @@ def _as_list(value: Any) -> Any:
     return value
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
@@ -118,18 +118,18 @@ def canonical_rows(records: Iterable[dict], vocab: Vocab, origin: str = "data") 
             continue
         row: dict[str, Any] = {"text": text}
         for key in META_FIELDS:
-            row[key] = None if _is_missing(rec.get(key)) else rec.get(key)
+            row[key] = None if is_missing(rec.get(key)) else rec.get(key)
         rid = rec.get("id")
-        row["id"] = str(rid) if not _is_missing(rid) else None
+        row["id"] = str(rid) if not is_missing(rid) else None
         if row["id"] is not None:
             if row["id"] in seen_ids:
                 bad(f"duplicate id {row['id']!r} (first at {seen_ids[row['id']]})")
             seen_ids[row["id"]] = where
 
-        techniques = None if _is_missing(rec.get("techniques")) and "techniques" not in rec else rec.get("techniques")
+        techniques = None if is_missing(rec.get("techniques")) and "techniques" not in rec else rec.get("techniques")
         if techniques is not None:
             try:
-                techniques = _as_list(techniques)
+                techniques = label_list(techniques)
             except json.JSONDecodeError:
                 bad("'techniques' is not a list")
                 techniques = None
@@ -143,7 +143,7 @@ def canonical_rows(records: Iterable[dict], vocab: Vocab, origin: str = "data") 
         row["techniques"] = techniques
 
         loaded = rec.get("loaded")
-        if _is_missing(loaded):
+        if is_missing(loaded):
             loaded = None if techniques is None else int(bool(techniques))
         elif isinstance(loaded, bool) or loaded in (0, 1) and not isinstance(loaded, str):
             loaded = int(loaded)
@@ -156,7 +156,7 @@ def canonical_rows(records: Iterable[dict], vocab: Vocab, origin: str = "data") 
 
         for key, allowed in (("stance", vocab.stance), ("voice", vocab.voice)):
             value = rec.get(key)
-            if _is_missing(value):
+            if is_missing(value):
                 row[key] = None
             elif not isinstance(value, str) or value not in allowed:
                 bad(f"unknown {key} {value!r} (expected one of {sorted(allowed)})")
@@ -175,7 +175,7 @@ def canonical_rows(records: Iterable[dict], vocab: Vocab, origin: str = "data") 
 
 def _cue_spans(cues: Any, text: str, techniques: list[str] | None, bad) -> list[dict] | None:
     """Cues as character spans; a cue given by its text is located in the sentence."""
-    if _is_missing(cues):
+    if is_missing(cues):
         return None
     if isinstance(cues, str):
         try:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cadrage.data import DataError, Vocab, _as_list, _is_missing, assign_ids, canonical_rows, read_records
+from cadrage.data import DataError, Vocab, label_list, is_missing, assign_ids, canonical_rows, read_records
 from cadrage.schema import DEFAULT_SCHEMA_PATH, load_schema_file
 from cadrage.semeval import LABELS_SUFFIX, is_semeval_dir, read_semeval
 
@@ -42,9 +42,9 @@ def _extended_vocab(records: list[dict], raw_schema: dict) -> Vocab:
     techniques, stance, voice = set(base.techniques), set(base.stance), set(base.voice)
     for rec in records:
         value = rec.get("techniques")
-        if not _is_missing(value):
+        if not is_missing(value):
             try:
-                names = _as_list(value)
+                names = label_list(value)
             except ValueError:
                 names = None
             if isinstance(names, list):
