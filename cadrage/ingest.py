@@ -42,6 +42,7 @@ class Sentence:
     end: int
     voice: str = _voice.AUTHOR
     reported_spans: list[tuple[int, int]] = field(default_factory=list)
+    attribution_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def _sentences_of(text: str, spans: Iterable[tuple[int, int]]) -> list[Sentence]
     for a, b in spans:
         st = text[a:b]
         analysis = _voice.analyze(st, quotes=_voice.clip(quotes, a, b))
-        out.append(Sentence(st, a, b, _voice.voice_of(st, analysis), analysis.reported))
+        out.append(Sentence(st, a, b, _voice.voice_of(st, analysis), analysis.reported, analysis.attribution))
     return out
 
 

@@ -12,15 +12,20 @@ from cadrage.voice import covered
 from models.artifacts import CadrageModel
 
 
-def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, model_reported: float) -> str:
+def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, model_reported: float,
+                   own_loaded: bool | None = None) -> str:
     """Cue positions decide when there are cues: framing inside quotes or attributed clauses is
     `reported`, any cue outside them makes the sentence `author` (mixed sentences are the
-    author's). Without cues, a sentence with no reported span is the author's; otherwise the
-    rule layer's verdict stands unless the model's voice head confidently disagrees."""
+    author's). Without cues, a sentence with no reported span is the author's; for a loaded
+    sentence with reported spans, `own_loaded` (is the sentence still loaded once its reported
+    spans are cut out?) decides. Otherwise the rule layer's verdict stands unless the model's
+    voice head confidently disagrees."""
     if cues:
         return "reported" if all(covered((c["start"], c["end"]), regions) for c in cues) else "author"
     if not regions:
         return "author"
+    if own_loaded is False:
+        return "reported"
     if rule == "reported" and model_reported < 0.1:
         return "author"
     if rule == "author" and model_reported > 0.9:
@@ -38,35 +43,53 @@ class Scorer:
         self.technique_thresholds = np.array([model.thresholds["techniques"][t] for t in self.schema.techniques])
         self._reported = self.schema.voice_labels.index("reported") if "reported" in self.schema.voice_labels else None
 
-    def score_texts(self, texts: list[str], analyses: Sequence[tuple[list, str]] | None = None) -> list[dict]:
+    def score_texts(self, texts: list[str], analyses: Sequence[tuple[rules.Analysis, str]] | None = None) -> list[dict]:
         """Per-sentence predictions (cue offsets relative to each text). `analyses` gives each
-        sentence's (reported spans, rule voice) when ingestion already computed them."""
+        sentence's (voice analysis, rule voice) when ingestion already computed them."""
         if not texts:
             return []
         if analyses is None:
             analyses = []
             for text in texts:
                 analysis = rules.analyze(text)
-                analyses.append((analysis.reported, rules.voice_of(text, analysis)))
+                analyses.append((analysis, rules.voice_of(text, analysis)))
         pred = self.model.predict(texts)
-        out = []
+        loaded = pred.loaded
+        techniques, cues = [], []
         for i, text in enumerate(texts):
-            loaded = float(pred.loaded[i])
             above = pred.techniques[i] >= self.technique_thresholds
-            techniques = {t: round(float(pred.techniques[i, j]), 4) for j, t in enumerate(self.schema.techniques) if above[j]}
-            cues = self.cues(text, set(techniques) if loaded >= self.loaded_threshold else set())
-            regions, rule = analyses[i]
+            techniques.append({t: round(float(pred.techniques[i, j]), 4)
+                               for j, t in enumerate(self.schema.techniques) if above[j]})
+            cues.append(self.cues(text, set(techniques[i]) if loaded[i] >= self.loaded_threshold else set()))
+        own_loaded = self._own_words_loaded(texts, [a[0] for a in analyses], loaded, cues)
+        out = []
+        for i in range(len(texts)):
+            analysis, rule = analyses[i]
             model_reported = float(pred.voice[i, self._reported]) if self._reported is not None else 0.0
-            voice = combined_voice(cues, regions, rule, model_reported)
+            voice = combined_voice(cues[i], analysis.reported, rule, model_reported, own_loaded.get(i))
             out.append({
-                "loaded": round(loaded, 4),
-                "techniques": techniques,
+                "loaded": round(float(loaded[i]), 4),
+                "techniques": techniques[i],
                 "stance": {l: round(float(pred.stance[i, j]), 4) for j, l in enumerate(self.schema.stance_labels)},
                 "voice": voice,
-                "author_loaded": bool(loaded >= self.loaded_threshold and voice == "author"),
-                "cues": cues,
+                "author_loaded": bool(loaded[i] >= self.loaded_threshold and voice == "author"),
+                "cues": cues[i],
             })
         return out
+
+    def _own_words_loaded(self, texts: list[str], analyses: list[rules.Analysis], loaded: np.ndarray,
+                          cues: list[list]) -> dict[int, bool]:
+        """For loaded sentences that hold reported spans and no lexicon cue: is the author's
+        own part (reported spans cut out) loaded when the model reads it alone? Quoted framing
+        must not make the sentence the author's."""
+        asked = [i for i in range(len(texts))
+                 if loaded[i] >= self.loaded_threshold and analyses[i].reported and not cues[i]]
+        own = {i: rules.own_words(texts[i], analyses[i]) for i in asked}
+        to_score = [i for i in asked if own[i]]
+        scores = self.model.predict([own[i] for i in to_score]).loaded if to_score else []
+        result = {i: False for i in asked}
+        result.update({i: bool(s >= self.loaded_threshold) for i, s in zip(to_score, scores)})
+        return result
 
     def cues(self, text: str, predicted: set[str]) -> list[dict]:
         """Lexicon matches, tagged with a predicted technique where the entry allows one.
@@ -98,7 +121,8 @@ class Scorer:
 
     def _flush(self, articles: list) -> Iterator[tuple[object, list[dict]]]:
         sentences = [s for a in articles if not a.error for s in a.sentences]
-        scored = iter(self.score_texts([s.text for s in sentences], [(s.reported_spans, s.voice) for s in sentences]))
+        analyses = [(rules.Analysis(reported=s.reported_spans, attribution=s.attribution_spans), s.voice) for s in sentences]
+        scored = iter(self.score_texts([s.text for s in sentences], analyses))
         for a in articles:
             if a.error:
                 yield a, []

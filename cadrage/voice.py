@@ -18,6 +18,8 @@ Pure functions, no model. The scoring step combines them with a model's voice pr
   loaded ones (prétendre, prétexter, clamer, feindre …) are not counted as attribution, so they
   stay author content.
 * `reported_spans(text)` — the reported spans, merged.
+* `own_words(text, analysis)` — the sentence with its reported spans and attribution clauses cut
+  out, for asking a model whether the author's own words are loaded.
 * `rule_voice(text, cue_spans=None)` — `reported` when every framing cue (or, with no cues,
   every word outside attribution clauses) lies inside reported spans; else `author`.
 
@@ -218,6 +220,8 @@ après-midi dernier dernière encore également aussi déjà récemment notammen
 _DETERMINERS = set("""le la les l' un une des du de d' au aux ce cet cette ces son sa ses leur leurs mon ma mes
 ton ta tes notre nos votre vos quel quelle quels quelles chaque toute tout nouvelle nouveau""".split())
 _CLAUSE_STARTERS = set("""que qu' qui et mais alors tandis lorsque quand si car puisque dont où parce""".split())
+_CLAUSE_AFTER_COMMA = set("""pendant tandis alors lorsque quand avant après où et mais car puisque parce
+afin bien sans tout""".split())
 _ATTR_STOPPERS = set("""alors tandis lorsque car parce puisque mais quand afin""".split())
 _SPEECH_NOUNS = re.compile(
     r"\b(?:déclaration|communiqué|message|discours|tweet|réponse|annonce|avertissement|propos|"
@@ -465,8 +469,9 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
             while j < len(toks) and toks[j].text not in ".;!?:" and toks[j].low not in _ATTR_STOPPERS:
                 if toks[j].text == "," and j + 1 < len(toks) and (
                     "ger" in LEXICON.get(toks[j + 1].low, ((),))[0] or toks[j + 1].low in ("selon", "citant")
+                    or toks[j + 1].low in _CLAUSE_AFTER_COMMA
                 ):
-                    break
+                    break  # `…, a déclaré X, pendant que <author>`: the incise ends at the comma
                 j += 1
             a_end = toks[j - 1].end if j > i + 1 else g_end
             if inverted and "-" in t.text and i + 1 < len(toks) and toks[i + 1].text == ",":
@@ -595,6 +600,15 @@ def _mask(text: str, spans: Sequence[Span]) -> str:
         prev = b
     parts.append(text[prev:])
     return "".join(parts)
+
+
+def own_words(text: str, analysis: Analysis) -> str:
+    """`text` without its reported spans and attribution clauses, whitespace collapsed; empty
+    when nothing else is left. Attribution clauses go too: a model trained on sentences whose
+    quotes are loaded learns « a dénoncé » as a sign of loading, and the neutral verbs of saying
+    they hold are not the author's framing (loaded ones, « prétextant », stay)."""
+    own = _mask(text, merge([*analysis.reported, *analysis.attribution]))
+    return " ".join(own.split()) if _WORD.search(own) else ""
 
 
 def rule_voice(text: str, cue_spans: Sequence[Span] | None = None, *,

@@ -142,3 +142,10 @@ def test_attribution_spans_function():
     assert texts(text, attribution_spans(text)) == [] or rule_voice(text) in (AUTHOR, REPORTED)
     text = "Le projet est mort, a déclaré le ministre."
     assert texts(text, attribution_spans(text)) == [", a déclaré le ministre"]
+
+
+def test_postposed_incise_ends_before_a_clause_of_the_authors():
+    text = "« Restez calmes », a déclaré la maire, pendant que la foule gagnait la place."
+    assert texts(text, attribution_spans(text)) == [", a déclaré la maire"]
+    text = "« Non », a répondu la maire, Anne Dupont, devant la presse."
+    assert texts(text, attribution_spans(text)) == [", a répondu la maire, Anne Dupont, devant la presse"]
