@@ -308,14 +308,15 @@ def tiny_model(splits: dict, work: Path) -> tuple[Path, str]:
     """The trained tiny model (configs/tiny.yaml, full schedule) for the current corpus: reused
     from artifacts/bench/tiny when its dataset fingerprint matches, else trained there."""
     from cadrage.prepare import write_splits
+    from cadrage.data import files_fingerprint
     from models.artifacts import read_card
     from train.config import load_config
-    from train.run import fingerprint, run
+    from train.run import run
 
     prep = work / "prepared"
     write_splits(splits, prep)
     paths = [prep / f"{k}.jsonl" for k in ("train", "dev", "test")]
-    wanted = fingerprint(paths)
+    wanted = files_fingerprint(paths)
     if (TINY_CACHE / "cadrage.json").is_file() and read_card(TINY_CACHE).get("dataset_fingerprint") == wanted:
         return TINY_CACHE, "reused"
     log(f"training the tiny model (configs/tiny.yaml) into {TINY_CACHE}; later runs reuse it")

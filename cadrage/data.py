@@ -5,6 +5,7 @@ source lacks is None (the model masks it) rather than a guessed default.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -43,6 +44,17 @@ class Vocab:
             voice=frozenset(raw["voice"]["labels"]),
             hard_negative=frozenset(raw.get("hard_negative_kinds", [])),
         )
+
+
+def files_fingerprint(paths: Iterable[Path]) -> str:
+    """Short digest of the names and bytes of files (folders: every file under them)."""
+    h = hashlib.sha256()
+    for p in paths:
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def read_records(path: str | Path) -> list[dict]:

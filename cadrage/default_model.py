@@ -1,28 +1,52 @@
-"""The embedded default model: built from the shipped corpus on first use, then reused."""
+"""The embedded default model: built from the shipped corpus on first use, then reused until the
+shipped corpus, lexicon, label set, configuration or lexicon features change."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "configs/default.yaml", "params.yaml")
+
+
+def sources_fingerprint() -> str:
+    """Digest of everything the default model is built from."""
+    from cadrage.data import files_fingerprint
+    from models.linear import LexiconFeatures
+
+    return f"{files_fingerprint([ROOT / p for p in SOURCES])}-f{LexiconFeatures.VERSION}"
+
+
+def _built_from(model_dir: Path) -> str | None:
+    try:
+        card = json.loads((model_dir / "cadrage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (card.get("provenance") or {}).get("sources")
 
 
 def default_model_dir() -> Path:
-    """The default model's directory, training (and registering) it first if it is absent."""
+    """The default model's directory, training (and registering) it first if it is absent or
+    was built from other sources than the shipped ones."""
     from train.config import load_config
 
     cfg = load_config(DEFAULT_CONFIG)
     model_dir = ROOT / cfg.output_dir
-    if (model_dir / "cadrage.json").is_file():
+    sources = sources_fingerprint()
+    built_from = _built_from(model_dir)
+    if built_from == sources:
         return model_dir
     from cadrage.prepare import params_from_file, prepared_splits, write_splits
     from train.run import run
 
-    print("cadrage: no default model yet; building it from the shipped corpus (first run only)…", file=sys.stderr)
+    why = "no default model yet" if not (model_dir / "cadrage.json").is_file() else \
+        "the shipped corpus, lexicon or configuration changed since the default model was built"
+    print(f"cadrage: {why}; building it from the shipped corpus (about a minute)…", file=sys.stderr)
     params = params_from_file(ROOT / "params.yaml")
     write_splits(prepared_splits(params), ROOT / params.out)
-    result = run(cfg)
+    result = run(cfg, provenance={"sources": sources})
     metrics = result["metrics"]["dev"]
     print(f"cadrage: default model saved to {model_dir} (dev loaded F1 {metrics.get('loaded_f1', 0):.3f}, "
           f"registered as {result.get('registry', {}).get('alias', 'unregistered')})", file=sys.stderr)

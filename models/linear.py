@@ -20,6 +20,9 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
     """Counts of lexicon cues per technique and stance lean, split by whether the cue sits
     inside a reported span: a quoted « junte » is evidence of reporting, not of the author."""
 
+    # Bump whenever transform() changes its columns: heads fitted on other columns cannot be used.
+    VERSION = 2
+
     def __init__(self, entries: list[list[str]] | None = None, techniques: list[str] | None = None):
         self.entries = entries
         self.techniques = techniques
@@ -144,7 +147,8 @@ SKOPS_FILE = "linear.skops"
 def save_linear(model: LinearMultiTask, directory: Path) -> None:
     import skops.io as sio
 
-    sio.dump({"features": model.features, "heads": model.heads, "C": model.C, "seed": model.seed}, directory / SKOPS_FILE)
+    sio.dump({"features": model.features, "heads": model.heads, "C": model.C, "seed": model.seed,
+              "lexicon_features_version": LexiconFeatures.VERSION}, directory / SKOPS_FILE)
 
 
 def load_linear(directory: Path, schema: LabelSchema) -> LinearMultiTask:
@@ -160,6 +164,12 @@ def load_linear(directory: Path, schema: LabelSchema) -> LinearMultiTask:
 
         raise ModelLoadError(f"{path}: refusing to load untrusted type(s) {refused}")
     state = sio.load(path, trusted=untrusted)
+    version = state.get("lexicon_features_version", 1)
+    if version != LexiconFeatures.VERSION:
+        from models.artifacts import ModelLoadError
+
+        raise ModelLoadError(f"{directory}: trained with lexicon features v{version}, this code computes "
+                             f"v{LexiconFeatures.VERSION}; retrain it (python -m train --config …)")
     model = LinearMultiTask.__new__(LinearMultiTask)
     model.schema = schema
     model.features, model.heads, model.C, model.seed = state["features"], state["heads"], state["C"], state["seed"]

@@ -100,6 +100,24 @@ def test_loading_refuses_pickle_files(linear_run, tmp_path):
         load_model(copy)
 
 
+def test_linear_model_with_other_lexicon_features_is_refused_at_load(linear_run, tmp_path):
+    import shutil
+
+    import skops.io as sio
+
+    from models.linear import SKOPS_FILE
+
+    result, _ = linear_run
+    copy = tmp_path / "model"
+    shutil.copytree(result["model_dir"], copy)
+    path = copy / SKOPS_FILE
+    state = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    del state["lexicon_features_version"]  # what models saved before the version was recorded hold
+    sio.dump(state, path)
+    with pytest.raises(ModelLoadError, match=r"lexicon features v1, this code computes v2; retrain"):
+        load_model(copy)
+
+
 def test_label_set_not_in_data_is_an_error(small_splits, tmp_path, tracking_uri):
     cfg = load_config(ROOT / "configs" / "linear.yaml", split_overrides(small_splits, tmp_path / "m") + ["data.techniques=[Red_Herring,Doubt]"])
     from cadrage.data import DataError

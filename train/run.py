@@ -2,7 +2,6 @@
 dev, evaluate, save the model directory, track everything in MLflow, optionally register."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cadrage import tracking
-from cadrage.data import DataError, Vocab, assign_ids, canonical_rows, read_records
+from cadrage.data import DataError, Vocab, assign_ids, canonical_rows, files_fingerprint, read_records
 from cadrage.lexicon import Lexicon
 from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
 from cadrage.schema import LabelSchema, label_schema, load_schema_file
@@ -47,16 +46,6 @@ def load_split(path: str, fmt: str, vocab: Vocab) -> list[dict]:
     return assign_ids(canonical_rows(records, vocab, origin=str(path)))
 
 
-def fingerprint(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        for f in files:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def load_splits(cfg: RunConfig, schema: LabelSchema) -> Splits:
     vocab = Vocab.from_schema_file(load_schema_file(project_path(cfg.data.schema)))
     train = load_split(cfg.data.train, cfg.data.format, vocab)
@@ -72,7 +61,7 @@ def load_splits(cfg: RunConfig, schema: LabelSchema) -> Splits:
         if missing:
             raise DataError([f"data.techniques: no training example of {missing}; drop them from the label set or add data"])
     paths = [project_path(p) for p in (cfg.data.train, cfg.data.dev, cfg.data.test) if p]
-    return Splits(train, dev, test, fingerprint(paths))
+    return Splits(train, dev, test, files_fingerprint(paths))
 
 
 def git_revision() -> str | None:
@@ -113,8 +102,9 @@ def evaluate_split(backend, rows: list[dict], calibration: Calibration, threshol
     return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
 
 
-def run(cfg: RunConfig, dvc_params: dict | None = None) -> dict:
-    """Train, save and track one run; returns a summary (model dir, metrics, run id, registry)."""
+def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None = None) -> dict:
+    """Train, save and track one run; returns a summary (model dir, metrics, run id, registry).
+    `provenance` is stored in the model card as is (the default model records its sources)."""
     schema = label_schema(cfg.data.techniques, project_path(cfg.data.schema))
     splits = load_splits(cfg, schema)
     lexicon_path = project_path(cfg.data.lexicon)
@@ -156,6 +146,7 @@ def run(cfg: RunConfig, dvc_params: dict | None = None) -> dict:
             "dataset_fingerprint": splits.fingerprint,
             "mlflow_run_id": active.info.run_id,
             "config": config_dict,
+            **({"provenance": provenance} if provenance else {}),
         }
         model_dir = save_model_dir(project_path(cfg.output_dir), card, write_weights, lexicon_path)
         from cadrage.serving import log_pyfunc
