@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTERED_MODEL = "cadrage"
@@ -40,21 +41,37 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def register_run_model(run_id: str, model_uri: str, dev_score: float, name: str = REGISTERED_MODEL) -> dict:
+def register_run_model(run_id: str, model_uri: str, dev_score: float, name: str = REGISTERED_MODEL, *,
+                       dataset_fingerprint: str | None = None,
+                       rescore: Callable[[str], float] | None = None) -> dict:
     """Register the run's pyfunc; alias it `champion` only if it beats the current champion's
-    dev macro-F1, else `challenger`. Returns the comparison, also recorded on the run."""
+    dev macro-F1, else `challenger`. A champion trained on other data scored on another dev
+    split: `rescore(model_uri)` scores it on this run's dev split instead (a champion that
+    can no longer be loaded is not compared). Returns the comparison, also recorded on the run."""
     import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient()
     champion_score = None
     champion_version = None
+    champion_scored_on = None
     try:
         current = client.get_model_version_by_alias(name, "champion")
-        champion_version = current.version
-        champion_score = float(client.get_run(current.run_id).data.metrics.get("dev_macro_f1", float("-inf")))
     except mlflow.exceptions.MlflowException:
-        pass
+        current = None
+    if current is not None:
+        champion_version = current.version
+        champion_run = client.get_run(current.run_id).data
+        same_data = dataset_fingerprint is None or champion_run.tags.get("dataset_fingerprint") == dataset_fingerprint
+        if same_data or rescore is None:
+            champion_score = float(champion_run.metrics.get("dev_macro_f1", float("-inf")))
+            champion_scored_on = "its own run"
+        else:
+            try:
+                champion_score = float(rescore(f"models:/{name}/{champion_version}"))
+                champion_scored_on = "this run's dev split (rescored: trained on other data)"
+            except Exception as e:  # noqa: BLE001 - any failure means there is nothing to compare with
+                champion_scored_on = f"not comparable: {type(e).__name__}: {e}"[:250]
     version = mlflow.register_model(model_uri, name).version
     alias = "champion" if champion_score is None or dev_score > champion_score else "challenger"
     client.set_registered_model_alias(name, alias, version)
@@ -64,6 +81,7 @@ def register_run_model(run_id: str, model_uri: str, dev_score: float, name: str 
         "dev_macro_f1": dev_score,
         "previous_champion_version": champion_version,
         "previous_champion_dev_macro_f1": champion_score,
+        "previous_champion_scored_on": champion_scored_on,
     }
     client.set_model_version_tag(name, version, "dev_macro_f1", f"{dev_score:.4f}")
     for key, value in comparison.items():

@@ -40,18 +40,58 @@ def test_readme_main_command_writes_the_report(env, tmp_path):
     assert re.search(r"\d+ articles \(0 failed\)", done.stderr)
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
-def test_default_model_on_the_real_seeds(env, tmp_path):
-    out = tmp_path / "seeds.jsonl"
+@pytest.fixture(scope="module")
+def seeds_scored(env, tmp_path_factory) -> tuple[list[dict], dict[str, dict], Path]:
+    out = tmp_path_factory.mktemp("seeds") / "seeds.jsonl"
     done = cadrage(["score", str(SEEDS), "--out", str(out), "--quiet"], env)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    raw = (SEEDS / next(p.name for p in SEEDS.iterdir() if p.name.startswith("003_"))).read_text(encoding="utf-8")
+    articles = {}
+    for line in out.with_name("seeds.articles.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        articles[Path(record["path"]).name[:4]] = record
+    return rows, articles, out
+
+
+def seed_raw(prefix: str) -> str:
+    return next(p for p in SEEDS.iterdir() if p.name.startswith(prefix)).read_text(encoding="utf-8")
+
+
+def author_loaded_with_cue(rows: list[dict], seed: str, find) -> dict:
+    hit = [r for r in rows if Path(r["article_id"]).name.startswith(seed) and find(r["text"])]
+    assert len(hit) == 1, [r["text"][:60] for r in hit]
+    assert hit[0]["author_loaded"] and hit[0]["voice"] == "author", hit[0]
+    return hit[0]
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+def test_the_hysteria_sentence_is_author_loaded_with_its_cue(seeds_scored):
+    rows, _, _ = seeds_scored
     # The sentence glued after "Kiev" in the raw seed 003 (located at run time, not copied).
-    glued = re.search(r"Kiev(L\S+ \S+ \S+)", raw).group(1)
-    hit = [r for r in rows if r["text"].startswith(glued)]
-    assert len(hit) == 1
-    assert hit[0]["author_loaded"] and hit[0]["voice"] == "author"
-    assert any(c["text"].lower().startswith("hyst") for c in hit[0]["cues"])
-    sources = (tmp_path / "seeds.sources.csv").read_text(encoding="utf-8-sig")
+    glued = re.search(r"Kiev(L\S+ \S+ \S+)", seed_raw("003_")).group(1)
+    hit = author_loaded_with_cue(rows, "003_", lambda text: text.startswith(glued))
+    assert any(c["text"].lower().startswith("hyst") for c in hit["cues"])
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+def test_the_feigned_fear_sentence_is_author_loaded_with_its_cue(seeds_scored):
+    rows, _, _ = seeds_scored
+    hit = author_loaded_with_cue(rows, "003_", lambda text: "feignant" in text)
+    assert any("feignant" in c["text"] and c["technique"] == "Doubt" for c in hit["cues"])
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+def test_seed_003_has_the_highest_author_loaded_share(seeds_scored):
+    _, articles, _ = seeds_scored
+    share = {k: a["author_loaded_share"] for k, a in articles.items()}
+    for other in ("001_", "002_", "004_"):
+        assert share["003_"] > share[other], share
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+def test_sources_from_urls_and_the_unknown_source(seeds_scored):
+    _, articles, out = seeds_scored
+    sources = out.with_name("seeds.sources.csv").read_text(encoding="utf-8-sig")
     assert "fr.sputniknews.com" in sources and "(source inconnue)" in sources
+    assert articles["003_"]["source"] == "fr.sputniknews.com"
+    assert {articles[k]["source"] for k in ("001_", "002_", "004_")} == {"(source inconnue)"}

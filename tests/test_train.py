@@ -89,6 +89,25 @@ def test_weaker_model_becomes_challenger(linear_run, small_splits, monkeypatch):
     assert weak["registry"]["previous_champion_dev_macro_f1"] == pytest.approx(result["metrics"]["dev"]["macro_f1"])
 
 
+def test_champion_trained_on_other_data_is_rescored_on_the_new_dev_split(small_splits, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    first = run(load_config(ROOT / "configs" / "linear.yaml", split_overrides(small_splits, tmp_path / "first") + [
+        "tracking.register=true", "name=first"]))
+    assert first["registry"]["alias"] == "champion"
+    # Same dev split, smaller training set: another dataset fingerprint.
+    rows = small_splits["train"].read_text(encoding="utf-8").splitlines()
+    fewer = tmp_path / "train-fewer.jsonl"
+    fewer.write_text("\n".join(rows[: len(rows) // 2]) + "\n", encoding="utf-8")
+    second = run(load_config(ROOT / "configs" / "linear.yaml", split_overrides({**small_splits, "train": fewer}, tmp_path / "second") + [
+        "tracking.register=true", "name=second"]))
+    registry = second["registry"]
+    assert registry["previous_champion_scored_on"].startswith("this run's dev split (rescored")
+    # rescored on the very dev split it was first scored on: the same figure, recomputed
+    assert registry["previous_champion_dev_macro_f1"] == pytest.approx(first["metrics"]["dev"]["macro_f1"], abs=1e-9)
+    expected = "champion" if registry["dev_macro_f1"] > registry["previous_champion_dev_macro_f1"] else "challenger"
+    assert registry["alias"] == expected
+
+
 def test_loading_refuses_pickle_files(linear_run, tmp_path):
     import shutil
 

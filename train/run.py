@@ -155,5 +155,17 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
         result = {"model_dir": str(model_dir), "run_id": active.info.run_id, "metrics": metrics}
         if cfg.tracking.register:
             result["registry"] = tracking.register_run_model(
-                active.info.run_id, model_info.model_uri, metrics["dev"]["macro_f1"], cfg.tracking.registered_model)
+                active.info.run_id, model_info.model_uri, metrics["dev"]["macro_f1"], cfg.tracking.registered_model,
+                dataset_fingerprint=splits.fingerprint, rescore=lambda uri: dev_macro_f1(uri, splits.dev))
     return result
+
+
+def dev_macro_f1(model_uri: str, dev: list[dict]) -> float:
+    """A registered model's ranking score (macro-F1 over the four heads) on `dev`, with its own
+    calibration, thresholds and label set."""
+    from models.artifacts import load_model
+
+    model = load_model(tracking.resolve_model_dir(model_uri))
+    out = model.backend.outputs([r["text"] for r in dev])
+    return head_metrics(dev, model.calibration(out.loaded_logit), out.techniques, out.stance, out.voice,
+                        model.thresholds, model.schema)["macro_f1"]
