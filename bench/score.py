@@ -116,7 +116,8 @@ def make_runner(spec: dict):
             pass
 
         def run(articles_dir):
-            code = main(["score", articles_dir, "--model", spec["model"], "--out", spec["output"], "--quiet"])
+            code = main(["score", articles_dir, "--model", spec["model"], "--out", spec["output"], "--quiet",
+                         *spec.get("args", [])])
             if code not in (0, 2):
                 raise RuntimeError(f"cadrage score exited with {code}")
             with open(spec["output"], encoding="utf-8") as f:
@@ -439,7 +440,8 @@ def generate_articles(rows: list[dict], out: Path, n: int, seed: int = 13) -> tu
     return out, n_sentences
 
 
-def end_to_end(label: str, model_dir: str, rows: list[dict], work: Path, n_articles: int) -> dict:
+def end_to_end(label: str, model_dir: str, rows: list[dict], work: Path, n_articles: int,
+               args: tuple[str, ...] = ()) -> dict:
     """`cadrage score` on generated articles, in a worker that has imported everything and loaded
     the sentence segmenter: the timed run on n articles (model loading included), then a timed
     10-article run (the fixed cost per call, mostly loading the model), which gives the marginal rate."""
@@ -447,7 +449,8 @@ def end_to_end(label: str, model_dir: str, rows: list[dict], work: Path, n_artic
 
     big, n_sentences = generate_articles(rows, work / f"articles-{n_articles}", n_articles)
     small, n_small = generate_articles(rows, work / "articles-10", 10, seed=7)
-    w = Worker(f"e2e/{label}", {"kind": "e2e", "model": model_dir, "output": str(work / f"e2e-{label.replace(' ', '-')}.jsonl")})
+    w = Worker(f"e2e/{label}", {"kind": "e2e", "model": model_dir, "args": list(args),
+                                "output": str(work / f"e2e-{label.replace(' ', '-').replace(',', '')}.jsonl")})
     w.wait_ready()
     seconds = w.run_once(str(big))
     records = w.final.get("result")
@@ -587,8 +590,10 @@ def main(argv=None) -> int:
         if default_dir is not None:
             # A private copy: the project's directory may be rebuilt by other work while we time it.
             shutil.copytree(default_dir, work / "default-model")
-            e2e_models.insert(0, ("default", str(work / "default-model")))
-        e2e = [end_to_end(label, directory, every, work, args.articles) for label, directory in e2e_models]
+            # The same model without occlusion cues: what model cues cost.
+            e2e_models[:0] = [("default", str(work / "default-model")),
+                              ("default, lexicon cues only", str(work / "default-model"), ("--no-model-cues",))]
+        e2e = [end_to_end(*spec[:2], every, work, args.articles, *spec[2:]) for spec in e2e_models]
         phases["end_to_end_s"] = time.time() - t
     finally:
         if not args.work:

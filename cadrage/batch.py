@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="-", help="output file (default: JSONL on stdout)")
     parser.add_argument("--ratings", help="CSV of domain → external rating, shown beside our score")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    parser.add_argument("--no-model-cues", action="store_true",
+                        help="cues from the lexicon only (model cues cost about one extra model call per word "
+                             "of each loaded sentence the lexicon does not explain)")
     parser.add_argument("--batch-size", type=int, default=256, help="sentences per model batch")
     parser.add_argument("--backend", choices=("torch", "onnx"),
                         help="how a transformer model runs (default torch; onnx exports on first use and caches it)")
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except (OutputError, RatingsError, ModelLoadError, FileNotFoundError) as e:
         print(f"cadrage score: {e}", file=sys.stderr)
         return 1
-    scorer = Scorer(model)
+    scorer = Scorer(model, model_cues=not args.no_model_cues)
     meta = {"model": str(args.model or "default"), "backend": model.card["backend"], "model_name": model.card.get("name"),
             "runtime": getattr(model.backend, "runtime", None), "quantize": getattr(model.backend, "quantize", None)}
     progress = tqdm(desc="scoring", unit=" articles", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())

@@ -502,7 +502,8 @@ def _sentence_view(s: Mapping[str, Any], threshold: float, aid: str) -> dict[str
         tip.append("position : " + ", ".join(f"{k} {float(v):.2f}" for k, v in stance.items()))
     segments = highlight(s.get("text") or "", s.get("cues"))
     for seg in segments:
-        seg["classes"] = " ".join(f"t-{_slug(c.get('technique') or '')}" for c in seg["cues"][:1])
+        seg["classes"] = " ".join(f"t-{_slug(c.get('technique') or '')} o-{_slug(c.get('origin') or 'lexicon')}"
+                                  for c in seg["cues"][:1])
         seg["title"] = " · ".join(
             f"{c.get('technique')} ({_ORIGIN_FR.get(c.get('origin'), c.get('origin') or '?')})" for c in seg["cues"]
         )

@@ -58,7 +58,7 @@ def loaded_article(article_id, url, title):
             article_id, 1,
             "L'hystérie attisée ces derniers mois par les médias occidentaux ne faiblit pas.",
             0.88, techniques={"Loaded_Language": 0.86}, stance=STANCE_PRO,
-            cues=[("L'hystérie attisée", "Loaded_Language")],
+            cues=[("L'hystérie attisée", "Loaded_Language"), ("médias occidentaux", "Loaded_Language", "model")],
         ),
         sentence(article_id, 2, "Le ministre s'est rendu à Kiev mardi pour deux jours d'entretiens.", 0.07),
         sentence(

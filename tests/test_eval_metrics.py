@@ -140,6 +140,10 @@ VOICE = ["author", "author", "author", "author", "reported", "author", "author",
 HARD = [None, None, None, "literal", "reported", None, None, "factual"]
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    return next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 class StubModel:
     """Fixed predictions for TEXTS, with the attributes eval and the Scorer use."""
 
@@ -151,7 +155,9 @@ class StubModel:
         self.path = Path(".")
 
     def predict(self, texts):
-        idx = [TEXTS.index(t) for t in texts]
+        # a sentence with one word cut out (the Scorer's occlusion cues) scores like the sentence
+        idx = [TEXTS.index(t) if t in TEXTS else max(range(len(TEXTS)), key=lambda i: _shared_prefix(TEXTS[i], t))
+               for t in texts]
         stance = np.array([[float(STANCE_PRED[i] == l) for l in self.schema.stance_labels] for i in idx])
         return Predictions(np.array(PROB)[idx], np.array(TECH_PROB)[idx], stance, np.tile([0.9, 0.1], (len(idx), 1)))
 

@@ -154,7 +154,8 @@ def test_html_report_contents(tmp_path):
     assert re.search(r'<div class="n">2</div><div class="l">échecs</div>', html)
     assert 'id="source-table"' in html and "fr.sputniknews.com" in html and UNKNOWN_SOURCE in html
     assert html.count('<details class="article"') == 8
-    assert '<mark class="cue t-Doubt" title="Doubt (lexique)' in html
+    assert '<mark class="cue t-Doubt o-lexicon" title="Doubt (lexique)' in html
+    assert 'class="cue t-Loaded_Language o-model" title="Loaded_Language (modèle)">' in html
     assert 'data-voice="reported"' in html and 'data-tech="Loaded_Language"' in html
     assert "chargée : 0.91" in html  # probabilities on hover
     assert html.count('<tr class="failure">') == 2 and "langue détectée" in html

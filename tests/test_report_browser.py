@@ -103,7 +103,7 @@ def report(tmp_path_factory):
 def test_highlights_and_source_table_render(report, tmp_path):
     dom = run_chromium(["--dump-dom", report.as_uri()], tmp_path)
     assert 'data-ready="1"' in dom, "the report's script did not run to the end"
-    marks = re.findall(r'<mark class="cue t-([\w-]+)"', dom)
+    marks = re.findall(r'<mark class="cue t-([\w-]+) o-(?:lexicon|model)"', dom)
     assert marks.count("Doubt") >= 3 and marks.count("Loaded_Language") >= 10
     # overlapping cues: the shared words carry both techniques in their hover title
     assert dom.count('title="Doubt (lexique) · Loaded_Language (modèle)">feignant</mark>') == 3

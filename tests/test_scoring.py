@@ -65,6 +65,7 @@ def test_framing_in_the_authors_own_words_stays_author():
 
 def test_sentences_without_reported_spans_are_not_read_twice():
     s, model = scorer({"orchestrée"})
+    s.with_model_cues = False
     s.score_texts(["Une panique orchestrée par les chaînes d'information.", "Le train part à midi."])
     assert len(model.read) == 2
 
@@ -84,3 +85,44 @@ def test_combined_voice_only_moves_towards_reported():
     # are where a sentence-level model is least reliable
     assert combined_voice([], regions, "reported", 0.5, own_loaded=True) == "reported"
     assert combined_voice([], [], "author", 0.5, own_loaded=False) == "author"
+
+
+def test_model_cues_mark_the_words_the_model_leans_on_when_the_lexicon_is_silent():
+    s, _ = scorer({"fantoches"})
+    text = "Les fantoches du ministère ont encore signé le décret d'application."
+    [record] = s.score_texts([text])
+    assert record["author_loaded"]
+    assert [(c["text"], c["origin"], c["technique"]) for c in record["cues"]] == [("fantoches", "model", "Loaded_Language")]
+    assert text[record["cues"][0]["start"]:record["cues"][0]["end"]] == "fantoches"
+
+
+def test_adjacent_cue_words_merge_into_one_span():
+    class PairModel(WordModel):  # loaded only while both words are there
+        def predict(self, texts):
+            out = super().predict(texts)
+            out.loaded[:] = [0.9 if "fantoches" in x and "serviles" in x else 0.1 for x in texts]
+            return out
+
+    model = PairModel(set())
+    s = Scorer(model, lexicon=Lexicon([Entry("mascarade", ("Loaded_Language",), "neutral")]))
+    [record] = s.score_texts(["Les fantoches serviles du ministère ont signé."])
+    assert [c["text"] for c in record["cues"]] == ["fantoches serviles"]
+
+
+def test_model_cues_skip_function_words_and_unloaded_sentences():
+    s, model = scorer({"que "})  # only a function word makes this model fire
+    [record] = s.score_texts(["Le train part à midi alors que la gare ferme."])
+    assert record["author_loaded"] and record["cues"] == []
+    s, model = scorer({"fantoches"})
+    s.score_texts(["Le train part à midi."])
+    assert model.read == ["Le train part à midi."]  # nothing loaded: no occlusion calls
+
+
+def test_lexicon_cues_win_and_model_cues_can_be_switched_off():
+    s, _ = scorer({"mascarade", "honteuse"})
+    [record] = s.score_texts(["Une mascarade honteuse."])
+    assert [c["origin"] for c in record["cues"]] == ["lexicon"]
+    off, model = scorer({"fantoches"})
+    off.with_model_cues = False
+    [record] = off.score_texts(["Les fantoches du ministère."])
+    assert record["author_loaded"] and record["cues"] == [] and len(model.read) == 1
