@@ -80,22 +80,26 @@ class Scorer:
             techniques.append({t: round(float(pred.techniques[i, j]), 4)
                                for j, t in enumerate(self.schema.techniques) if above[j]})
             cues.append(self.cues(text, set(techniques[i]) if loaded[i] >= self.loaded_threshold else set()))
-        # Model cues are shown, not used for voice: deciding voice from them raised the dev
-        # hard-negative false-alarm rate from 0.09 to 0.25 (they often land on attribution verbs).
-        model_cues = self.model_cues(texts, [i for i in range(len(texts)) if loaded[i] >= self.loaded_threshold
-                                             and not cues[i]], loaded, pred.techniques) if self.with_model_cues else {}
         own_loaded = self._own_words_loaded(texts, [a[0] for a in analyses], loaded, cues)
-        out = []
+        voices = []
         for i in range(len(texts)):
             analysis, rule = analyses[i]
             model_reported = float(pred.voice[i, self._reported]) if self._reported is not None else 0.0
-            voice = combined_voice(cues[i], analysis.reported, rule, model_reported, own_loaded.get(i))
+            voices.append(combined_voice(cues[i], analysis.reported, rule, model_reported, own_loaded.get(i)))
+        flagged = [bool(loaded[i] >= self.loaded_threshold and voices[i] == "author") for i in range(len(texts))]
+        # Model cues explain flagged sentences only (they cost one model call per content word),
+        # and come after the voice: deciding the voice from them raised the dev hard-negative
+        # false-alarm rate from 0.09 to 0.25 (they often land on attribution verbs).
+        model_cues = self.model_cues(texts, [i for i in range(len(texts)) if flagged[i] and not cues[i]],
+                                     loaded, pred.techniques) if self.with_model_cues else {}
+        out = []
+        for i in range(len(texts)):
             out.append({
                 "loaded": round(float(loaded[i]), 4),
                 "techniques": techniques[i],
                 "stance": {l: round(float(pred.stance[i, j]), 4) for j, l in enumerate(self.schema.stance_labels)},
-                "voice": voice,
-                "author_loaded": bool(loaded[i] >= self.loaded_threshold and voice == "author"),
+                "voice": voices[i],
+                "author_loaded": flagged[i],
                 "cues": cues[i] or model_cues.get(i, []),
             })
         return out
@@ -116,7 +120,7 @@ class Scorer:
 
     def model_cues(self, texts: list[str], asked: list[int], loaded: np.ndarray,
                    technique_probs: np.ndarray) -> dict[int, list[dict]]:
-        """Cues for loaded sentences the lexicon says nothing about: the words whose deletion
+        """Cues for sentences the lexicon says nothing about: the words whose deletion
         lowers the model's loaded score most (occlusion, so any backend works), adjacent words
         merged into one span, tagged with the predicted technique that drops most without them."""
         from spacy.lang.fr.stop_words import STOP_WORDS
