@@ -18,10 +18,9 @@ def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, 
                    own_loaded: bool | None = None) -> str:
     """Cue positions decide when there are cues: framing inside quotes or attributed clauses is
     `reported`, any cue outside them makes the sentence `author` (mixed sentences are the
-    author's). Without cues, a sentence with no reported span is the author's; for a loaded
-    sentence with reported spans, `own_loaded` (is the sentence still loaded once its reported
-    spans are cut out?) decides. Otherwise the rule layer's verdict stands unless the model's
-    voice head confidently disagrees."""
+    author's). Without cues, a sentence with no reported span is the author's; a loaded one
+    whose own words are not loaded on their own (`own_loaded` False) is `reported`. Otherwise
+    the rule layer's verdict stands unless the model's voice head confidently disagrees."""
     if cues:
         return "reported" if all(covered((c["start"], c["end"]), regions) for c in cues) else "author"
     if not regions:
@@ -107,8 +106,8 @@ class Scorer:
     def _own_words_loaded(self, texts: list[str], analyses: list[rules.Analysis], loaded: np.ndarray,
                           cues: list[list]) -> dict[int, bool]:
         """For loaded sentences that hold reported spans and no lexicon cue: is the author's
-        own part (reported spans cut out) loaded when the model reads it alone? Quoted framing
-        must not make the sentence the author's."""
+        own part (`voice.own_words`) loaded when the model reads it alone? Quoted framing must
+        not make the sentence the author's."""
         asked = [i for i in range(len(texts))
                  if loaded[i] >= self.loaded_threshold and analyses[i].reported and not cues[i]]
         own = {i: rules.own_words(texts[i], analyses[i]) for i in asked}
