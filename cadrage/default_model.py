@@ -2,7 +2,6 @@
 shipped corpus, lexicon, label set, configuration or lexicon features change."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -20,9 +19,11 @@ def sources_fingerprint() -> str:
 
 
 def _built_from(model_dir: Path) -> str | None:
+    from models.artifacts import ModelLoadError, read_card
+
     try:
-        card = json.loads((model_dir / "cadrage.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        card = read_card(model_dir)
+    except ModelLoadError:
         return None
     return (card.get("provenance") or {}).get("sources")
 

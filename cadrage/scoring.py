@@ -34,7 +34,6 @@ def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, 
     return rule
 
 
-_WORD = re.compile(r"\w+(?:-\w+)*")
 _GAP = re.compile(r"[\s'’-]*")
 
 
@@ -126,7 +125,7 @@ class Scorer:
 
         variants, owners = [], []
         for i in asked:
-            for m in list(_WORD.finditer(texts[i]))[: self.MAX_WORDS]:
+            for m in list(rules.WORDS.finditer(texts[i]))[: self.MAX_WORDS]:
                 if len(m.group()) < 2 or m.group().lower() in STOP_WORDS:
                     continue  # function words carry the model's habits, not framing a reader can see
                 variants.append(texts[i][: m.start()] + texts[i][m.end():])

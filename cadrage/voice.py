@@ -250,13 +250,14 @@ class Analysis:
     quotes: list[Span] = field(default_factory=list)
 
 
-_WORDS = re.compile(r"\w+(?:-\w+)*")
+WORDS = re.compile(r"\w+(?:-\w+)*")
+"""A word, hyphenated compounds kept whole (elisions split: « qu'ils » is two words)."""
 
 
 def _may_attribute(text: str) -> bool:
     """Cheap pre-check: does any word of `text` start an attribution? (skips tokenising most
     sentences)"""
-    for w in _WORDS.findall(text.lower()):
+    for w in WORDS.findall(text.lower()):
         if w in _TRIGGERS or ("-" in w and w.split("-", 1)[0] in _TRIGGER_HEADS):
             return True
     return False

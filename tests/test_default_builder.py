@@ -22,7 +22,8 @@ def builds(tmp_path, monkeypatch) -> list[dict]:
     def fake_run(cfg, dvc_params=None, provenance=None):
         model_dir = tmp_path / cfg.output_dir
         model_dir.mkdir(parents=True, exist_ok=True)
-        (model_dir / "cadrage.json").write_text(json.dumps({"provenance": provenance}), encoding="utf-8")
+        card = {"backend": "linear", "schema": {}, "thresholds": {}, "provenance": provenance}
+        (model_dir / "cadrage.json").write_text(json.dumps(card), encoding="utf-8")
         calls.append(provenance)
         return {"metrics": {"dev": {"loaded_f1": 0.5}}}
 
