@@ -83,7 +83,12 @@ def make_runner(spec: dict):
 
             torch.set_num_threads(int(spec["threads"]))
         from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
+        from transformers import (
+            AutoConfig,
+            AutoModelForSequenceClassification,
+            AutoTokenizer,
+            pipeline,
+        )
 
         directory = Path(spec["model"])
         config = AutoConfig.from_pretrained(directory)
@@ -96,7 +101,7 @@ def make_runner(spec: dict):
         max_length = int(getattr(config, "cadrage_max_length", 128))
         return lambda texts: pipe(texts, batch_size=32, truncation=True, max_length=max_length)
     if kind == "cadrage":
-        from models.artifacts import load_model
+        from cadrage.models.loading import load_model
 
         model = load_model(spec["model"], runtime=spec.get("runtime"), quantize=spec.get("quantize"),
                            batch_size=spec.get("batch_size"), threads=spec.get("threads"))
@@ -107,9 +112,9 @@ def make_runner(spec: dict):
         try:  # imports and the sentence segmenter: once per process, not part of a scoring run
             import importlib
 
-            for name in ("cadrage.batch", "cadrage.ingest", "cadrage.outputs", "cadrage.reliability", "cadrage.scoring", "tqdm"):
+            for name in ("cadrage.batch", "cadrage.ingest.articles", "cadrage.outputs", "cadrage.reliability", "cadrage.scoring", "tqdm"):
                 importlib.import_module(name)
-            from cadrage.segment import get_nlp
+            from cadrage.ingest.segment import get_nlp
 
             get_nlp()
         except Exception:
@@ -308,11 +313,11 @@ TINY_CACHE = ROOT / "artifacts" / "bench" / "tiny"
 def tiny_model(splits: dict, work: Path) -> tuple[Path, str]:
     """The trained tiny model (configs/tiny.yaml, full schedule) for the current corpus: reused
     from artifacts/bench/tiny when its dataset fingerprint matches, else trained there."""
-    from cadrage.prepare import write_splits
     from cadrage.data import files_fingerprint
-    from models.artifacts import read_card
-    from train.config import load_config
-    from train.run import run
+    from cadrage.models.artifacts import read_card
+    from cadrage.prepare import write_splits
+    from cadrage.training.config import load_config
+    from cadrage.training.run import run
 
     prep = work / "prepared"
     write_splits(splits, prep)
@@ -333,10 +338,10 @@ def build_base(tiny_dir: Path, out: Path, layers: int, seed: int = 13) -> Path:
     from safetensors.torch import save_file
     from transformers import AutoTokenizer, CamembertConfig
 
+    from cadrage.models.artifacts import read_card, save_model_dir
+    from cadrage.models.inference import WEIGHTS
+    from cadrage.models.multitask import MultiTaskModel
     from cadrage.schema import LabelSchema
-    from models.artifacts import read_card, save_model_dir
-    from models.inference import WEIGHTS
-    from models.multitask import MultiTaskModel
 
     card = read_card(tiny_dir)
     schema = LabelSchema.from_dict(card["schema"])
@@ -361,7 +366,7 @@ def build_base(tiny_dir: Path, out: Path, layers: int, seed: int = 13) -> Path:
 
 
 def exports(model_dir: Path, work: Path, name: str) -> tuple[Path, Path, dict]:
-    from models.onnx import export_onnx, quantize_onnx_dir
+    from cadrage.models.onnx import export_onnx, quantize_onnx_dir
 
     started = time.time()
     fp32 = export_onnx(model_dir, work / f"{name}-onnx", quantize="none", log=lambda m: log(f"{name}: {m}"))
@@ -404,7 +409,7 @@ def agreement(reference: dict, other: dict) -> dict:
 def measure_agreement(tiny_dir: Path, fp32_dir: Path, int8_dir: Path, texts: list[str]) -> dict:
     import numpy as np
 
-    from models.artifacts import load_model
+    from cadrage.models.loading import load_model
 
     torch_dec, torch_p = decisions(load_model(tiny_dir), texts)
     onnx_dec, onnx_p = decisions(load_model(fp32_dir), texts)
@@ -445,7 +450,7 @@ def end_to_end(label: str, model_dir: str, rows: list[dict], work: Path, n_artic
     """`cadrage score` on generated articles, in a worker that has imported everything and loaded
     the sentence segmenter: the timed run on n articles (model loading included), then a timed
     10-article run (the fixed cost per call, mostly loading the model), which gives the marginal rate."""
-    from models.artifacts import read_card
+    from cadrage.models.artifacts import read_card
 
     big, n_sentences = generate_articles(rows, work / f"articles-{n_articles}", n_articles)
     small, n_small = generate_articles(rows, work / "articles-10", 10, seed=7)
@@ -577,8 +582,8 @@ def main(argv=None) -> int:
         e2e_models = [("tiny onnx int8", str(tiny_int8))]
         default_dir = args.default_model
         if default_dir is None:
-            from cadrage.default_model import default_model_dir
-            from train.config import load_config
+            from cadrage.training.config import load_config
+            from cadrage.training.default_model import default_model_dir
 
             built = ROOT / load_config(ROOT / "configs" / "default.yaml").output_dir
             if (built / "cadrage.json").is_file() or not args.quick:

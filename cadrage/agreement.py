@@ -15,10 +15,10 @@ from pathlib import Path
 from sklearn.metrics import cohen_kappa_score
 
 from cadrage.io import atomic_output
+from cadrage.paths import ROOT
 from cadrage.prepare import load_corpus
 from cadrage.schema import load_schema_file
 
-ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "data" / "agreement"
 
 

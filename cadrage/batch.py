@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from cadrage.ingest.articles import iter_articles
+from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.loading import load_model
 from cadrage.outputs import FORMATS, OutputError, format_from_path, open_writer
+from cadrage.reliability import RatingsError, load_ratings
+from cadrage.scoring import Scorer
+from cadrage.tracking import resolve_model_dir
+from cadrage.training.default_model import default_model_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,12 +47,8 @@ def article_fields(article: Any) -> dict:
 
 def resolve_model(name: str | None, **options):
     """Load the model before any work starts, so that a bad --model fails fast."""
-    from cadrage.tracking import resolve_model_dir
-    from models.artifacts import load_model
 
     if name is None:
-        from cadrage.default_model import default_model_dir
-
         return load_model(default_model_dir(), **options)
     return load_model(resolve_model_dir(name), **options)
 
@@ -54,10 +56,6 @@ def resolve_model(name: str | None, **options):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from cadrage.ingest import iter_articles
-    from cadrage.reliability import RatingsError, load_ratings
-    from cadrage.scoring import Scorer
-    from models.artifacts import ModelLoadError
 
     try:
         fmt = args.format or ("jsonl" if args.out == "-" else format_from_path(args.out))

@@ -7,6 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.onnx import OnnxExportError, describe, export_onnx
+from cadrage.tracking import resolve_model_dir
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="transformer model directory, models:/cadrage@alias or runs:/ID/model")
@@ -21,10 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cadrage.tracking import resolve_model_dir
-    from models.artifacts import ModelLoadError
-    from models.onnx import OnnxExportError, describe, export_onnx
-
     out = Path(args.out)
     if out.exists() and not args.force:
         print(f"cadrage export-onnx: {out} already exists (use --force to replace it)", file=sys.stderr)

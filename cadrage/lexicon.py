@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "lexicon.csv"
+from cadrage.paths import ROOT
+
+DEFAULT_LEXICON_PATH = ROOT / "data" / "lexicon.csv"
 _APOSTROPHES = "'’ʼ"
 
 

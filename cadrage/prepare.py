@@ -12,11 +12,17 @@ from pathlib import Path
 
 import yaml
 
-from cadrage.data import DataError, Vocab, assign_ids, canonical_rows, grouped_splits, read_records
+from cadrage.data import (
+    DataError,
+    Vocab,
+    assign_ids,
+    canonical_rows,
+    grouped_splits,
+    read_records,
+)
 from cadrage.io import atomic_output
+from cadrage.paths import ROOT
 from cadrage.schema import DEFAULT_SCHEMA_PATH, load_schema_file
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

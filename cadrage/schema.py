@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "configs" / "labels.yaml"
+from cadrage.paths import ROOT
+
+DEFAULT_SCHEMA_PATH = ROOT / "configs" / "labels.yaml"
 
 
 @dataclass(frozen=True)

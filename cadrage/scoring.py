@@ -8,10 +8,10 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from cadrage.ingest import voice as rules
+from cadrage.ingest.voice import covered
 from cadrage.lexicon import Lexicon
-from cadrage import voice as rules
-from cadrage.voice import covered
-from models.artifacts import CadrageModel
+from cadrage.models.loading import CadrageModel
 
 
 def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, model_reported: float,

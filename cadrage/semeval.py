@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from cadrage.data import DataError
+from cadrage.io import atomic_output
 
 ARTICLE_RE = re.compile(r"^article(?P<id>[^.\s]+)\.txt$")
 LABELS_SUFFIX = "labels-subtask-3.txt"
@@ -182,7 +183,6 @@ def write_subtask3(path: str | Path, predictions: Iterable[dict]) -> Path:
             raise ValueError(f"technique name(s) {bad} cannot be written in the subtask-3 format")
         lines.append((article, line, ",".join(names)))
     lines.sort(key=lambda x: (int(x[0]) if x[0].isdigit() else float("inf"), x[0], x[1]))
-    from cadrage.io import atomic_output
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

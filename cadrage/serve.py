@@ -11,6 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from cadrage import tracking as tr
+from cadrage.tracking import tracking_uri
+
 DEFAULT_MODEL = "models:/cadrage@champion"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -30,7 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) of the mlflow process that serves args.model."""
-    from cadrage.tracking import tracking_uri
 
     argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", args.model, "--env-manager", "local",
             "-h", args.host, "-p", str(args.port)]
@@ -51,7 +53,6 @@ def check_model(uri: str, tracking: str) -> str | None:
     """An error message when `uri` does not name a model this registry (or disk) holds."""
     if not uri.startswith(("models:/", "runs:/")):
         return None if (Path(uri) / "MLmodel").exists() else f"{uri}: not an MLflow model directory (no MLmodel file)"
-    from cadrage import tracking as tr
 
     mlflow = tr.setup(tracking)
     from mlflow.exceptions import MlflowException

@@ -56,6 +56,11 @@ ENTRY_SCRIPT = '''"""MLflow "models from code" entry for cadrage (written by cad
 import mlflow
 
 from cadrage.serving import CadragePyfunc
+from cadrage.paths import ROOT
+from cadrage.ingest import articles as ingest
+from cadrage.ingest.readers import from_mapping
+from cadrage.scoring import Scorer
+from cadrage.models.loading import load_model
 
 mlflow.models.set_model(CadragePyfunc())
 '''
@@ -145,8 +150,6 @@ def validate_threshold(params: dict | None) -> float | None:
 def build_articles(records: list) -> list:
     """Records -> Articles, cleaned and segmented as `cadrage score` does (segmentation batched
     over the article rows)."""
-    from cadrage import ingest
-    from cadrage.readers import from_mapping
 
     articles: list = [None] * len(records)
     batch = []
@@ -190,8 +193,6 @@ class CadragePyfunc(mlflow.pyfunc.PythonModel):
         # The model directory is an artifact of the logged model: nothing comes from a hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from cadrage.scoring import Scorer
-        from models.artifacts import load_model
 
         # mlflow.pyfunc.load_model(uri, model_config={"backend": "onnx", "quantize": "int8"}) picks the runtime.
         config = getattr(context, "model_config", None) or {}
@@ -200,8 +201,6 @@ class CadragePyfunc(mlflow.pyfunc.PythonModel):
         self._lock = threading.Lock()  # the scoring server calls predict from several threads
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        from cadrage.scoring import Scorer
-
         try:
             records = validate_frame(model_input)
             threshold = validate_threshold(params)
@@ -240,12 +239,11 @@ def log_pyfunc(model_dir: str | Path):
     from importlib.metadata import requires
 
     requirements = [r for r in (requires("cadrage") or []) if "extra ==" not in r]
-    root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="cadrage-pyfunc-") as tmp:
         entry = Path(tmp) / "cadrage_pyfunc.py"
         entry.write_text(ENTRY_SCRIPT, encoding="utf-8")
         return mlflow.pyfunc.log_model(
             name=PYFUNC_NAME, python_model=str(entry), artifacts={"model_dir": str(model_dir)},
             signature=signature(), input_example=input_example(), pip_requirements=requirements,
-            code_paths=[str(root / "cadrage"), str(root / "models")],
+            code_paths=[str(ROOT / "cadrage")],
         )

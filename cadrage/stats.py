@@ -7,7 +7,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cadrage.data import DataError
+from cadrage.paths import ROOT
+from cadrage.prepare import PrepareParams, params_from_file, prepared_splits
+
 AGREEMENT = ROOT / "data" / "agreement" / "agreement.json"
 
 
@@ -33,8 +36,6 @@ def split_stats(rows: list[dict]) -> dict:
 
 
 def corpus_stats(params_path: Path = ROOT / "params.yaml") -> dict:
-    from cadrage.prepare import PrepareParams, params_from_file, prepared_splits
-
     params = params_from_file(params_path) if params_path.exists() else PrepareParams()
     splits = prepared_splits(params)
     everything = [r for rows in splits.values() for r in rows]
@@ -54,8 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cadrage.data import DataError
-
     try:
         stats = corpus_stats()
     except DataError as e:

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
+from cadrage.paths import ROOT
+
 REGISTERED_MODEL = "cadrage"
 PYFUNC_NAME = "model"
 

@@ -1,2 +1,1 @@
-"""`python -m eval`: evaluation harness (metrics with bootstrap intervals, calibration, slices,
-error analysis, side-by-side comparison with the lexicon baseline). See eval/README.md."""
+"""`python -m eval` from the project root: a thin entry point to `cadrage.evaluation`, not an installed package."""

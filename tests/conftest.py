@@ -48,9 +48,9 @@ def split_overrides(paths: dict[str, Path], output_dir: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def trained_linear(small_splits, tmp_path_factory) -> dict:
     """A linear model trained once on the small split, registered as cadrage@champion in its own
-    MLflow store; returns train.run's result plus that store's `tracking_uri`."""
-    from train.config import load_config
-    from train.run import run
+    MLflow store; returns cadrage.training.run.run's result plus that store's `tracking_uri`."""
+    from cadrage.training.config import load_config
+    from cadrage.training.run import run
 
     tmp = tmp_path_factory.mktemp("trained-linear")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from cadrage import clean
-from cadrage.clean import clean_text, line_rule
+from cadrage.ingest import clean
+from cadrage.ingest.clean import clean_text, line_rule
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 

@@ -5,8 +5,15 @@ import json
 
 import pytest
 
-from cadrage.data import DataError, Vocab, canonical_rows, grouped_splits, near_duplicate_pairs, read_records
-from cadrage.prepare import PrepareParams, load_corpus, main as prepare_main
+from cadrage.data import (
+    DataError,
+    Vocab,
+    canonical_rows,
+    grouped_splits,
+    near_duplicate_pairs,
+    read_records,
+)
+from cadrage.prepare import main as prepare_main
 from cadrage.schema import load_schema_file
 
 VOCAB = Vocab.from_schema_file(load_schema_file())

@@ -5,9 +5,7 @@ import json
 
 import pytest
 
-import cadrage.default_model as default_model
-import cadrage.prepare as prepare
-import train.run
+import cadrage.training.default_model as default_model
 
 
 @pytest.fixture
@@ -15,9 +13,9 @@ def builds(tmp_path, monkeypatch) -> list[dict]:
     """Point the builder at a temporary project root and record every (fake) training run."""
     calls: list[dict] = []
     monkeypatch.setattr(default_model, "ROOT", tmp_path)
-    monkeypatch.setattr(prepare, "params_from_file", lambda path: type("P", (), {"out": "prepared"})())
-    monkeypatch.setattr(prepare, "prepared_splits", lambda params: {})
-    monkeypatch.setattr(prepare, "write_splits", lambda splits, out: None)
+    monkeypatch.setattr(default_model, "params_from_file", lambda path: type("P", (), {"out": "prepared"})())
+    monkeypatch.setattr(default_model, "prepared_splits", lambda params: {})
+    monkeypatch.setattr(default_model, "write_splits", lambda splits, out: None)
 
     def fake_run(cfg, dvc_params=None, provenance=None):
         model_dir = tmp_path / cfg.output_dir
@@ -27,7 +25,7 @@ def builds(tmp_path, monkeypatch) -> list[dict]:
         calls.append(provenance)
         return {"metrics": {"dev": {"loaded_f1": 0.5}}}
 
-    monkeypatch.setattr(train.run, "run", fake_run)
+    monkeypatch.setattr(default_model, "run", fake_run)
     return calls
 
 

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, split_overrides
-from eval.cli import main
-from eval.core import HEADLINE
+
+from cadrage.evaluation.cli import main
+from cadrage.evaluation.core import HEADLINE
 
 SEMEVAL = ROOT / "tests" / "fixtures" / "semeval" / "fr" / "dev-articles-subtask-3"
 
@@ -20,8 +20,8 @@ SEMEVAL = ROOT / "tests" / "fixtures" / "semeval" / "fr" / "dev-articles-subtask
 @pytest.fixture(scope="module")
 def trained(small_splits, tmp_path_factory):
     """A linear and a tiny transformer model trained on the small split, tracked in one MLflow store."""
-    from train.config import load_config
-    from train.run import run
+    from cadrage.training.config import load_config
+    from cadrage.training.run import run
 
     tmp = tmp_path_factory.mktemp("eval_models")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
+from cadrage.evaluation.core import Gold, evaluate_model
+from cadrage.evaluation.models import EvalModel
 from cadrage.lexicon import DEFAULT_LEXICON_PATH
 from cadrage.metrics import (
     bin_index,
@@ -20,10 +22,8 @@ from cadrage.metrics import (
     semeval_subtask3_f1,
     weighted_average_precision,
 )
+from cadrage.models.loading import Predictions
 from cadrage.schema import LabelSchema
-from eval.core import Gold, evaluate_model
-from eval.models import EvalModel
-from models.artifacts import Predictions
 
 
 def test_ece_by_hand():

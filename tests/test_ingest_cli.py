@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cadrage import ingest
 from cadrage.cli import main
+from cadrage.ingest import articles as ingest
 from cadrage.io import atomic_output
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"

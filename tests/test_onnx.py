@@ -8,9 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from models.artifacts import ModelLoadError, load_model, save_model_dir
+
+from cadrage.models.artifacts import ModelLoadError, save_model_dir
+from cadrage.models.loading import load_model
 
 TEXTS = [
     "Le gouvernement a présenté mardi un projet de loi sur l'énergie.",
@@ -32,10 +33,10 @@ def tiny_dir(tmp_path_factory, corpus_rows):
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
+    from cadrage.models.inference import WEIGHTS
+    from cadrage.models.multitask import MultiTaskModel
+    from cadrage.models.tiny import TinyEncoderConfig, build_tiny_camembert
     from cadrage.schema import label_schema
-    from models.inference import WEIGHTS
-    from models.multitask import MultiTaskModel
-    from models.tiny import TinyEncoderConfig, build_tiny_camembert
 
     tmp = tmp_path_factory.mktemp("onnx")
     encoder_dir = build_tiny_camembert([r["text"] for r in corpus_rows[:600]], tmp / "encoder",
@@ -71,7 +72,7 @@ def _cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def onnx_dirs(tiny_dir, tmp_path_factory):
-    from models.onnx import export_onnx, quantize_onnx_dir
+    from cadrage.models.onnx import export_onnx, quantize_onnx_dir
 
     out = tmp_path_factory.mktemp("exports")
     fp32 = export_onnx(tiny_dir, out / "fp32")
@@ -94,7 +95,7 @@ def test_onnx_fp32_matches_pytorch(tiny_dir, onnx_dirs):
 
 
 def test_onnx_runtime_on_transformer_dir_exports_once_and_matches(tiny_dir, tmp_path):
-    from models.onnx import cache_root
+    from cadrage.models.onnx import cache_root
 
     first = load_model(tiny_dir, runtime="onnx")
     cached = sorted((cache_root() / "onnx").iterdir())
@@ -155,7 +156,7 @@ def test_runtime_and_quantize_options_are_checked(tiny_dir, onnx_dirs):
 
 def test_export_onnx_command(tiny_dir, tmp_path, capsys):
     from cadrage.cli import main
-    from models.onnx import describe
+    from cadrage.models.onnx import describe
 
     out = tmp_path / "exported"
     assert main(["export-onnx", str(tiny_dir), str(out), "--quantize", "int8"]) == 0

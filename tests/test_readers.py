@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cadrage import readers
-from cadrage.readers import read_inputs
+from cadrage.ingest import readers
+from cadrage.ingest.readers import read_inputs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from cadrage.cli import main
-from conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "score"
 SENTENCE_FIELDS = {"article_id", "sentence_index", "start", "end", "text", "loaded", "techniques", "stance",

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cadrage.ingest.voice import analyze, own_words
 from cadrage.lexicon import Entry, Lexicon
+from cadrage.models.loading import Predictions
 from cadrage.schema import label_schema
 from cadrage.scoring import Scorer, combined_voice
-from cadrage.voice import analyze, own_words
-from models.artifacts import Predictions
 
 
 class WordModel:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cadrage.ingest import iter_articles, to_record
+from cadrage.ingest.articles import iter_articles, to_record
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason=f"{SEEDS} not present")

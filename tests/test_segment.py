@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cadrage.segment import segment, sentences
+from cadrage.ingest.segment import segment, sentences
 
 GOLD = [json.loads(l) for l in (Path(__file__).parent / "fixtures" / "segmentation_gold.jsonl")
         .read_text(encoding="utf-8").splitlines() if l.strip()]

@@ -6,11 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from cadrage.data import DataError, Vocab, assign_ids, canonical_rows
 from cadrage.schema import load_schema_file
-from cadrage.semeval import is_semeval_dir, read_semeval, read_subtask3, split_id, write_subtask3
-from conftest import ROOT
+from cadrage.semeval import (
+    is_semeval_dir,
+    read_semeval,
+    read_subtask3,
+    split_id,
+    write_subtask3,
+)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "semeval" / "fr"
 ARTICLES = FIXTURE / "dev-articles-subtask-3"
@@ -101,9 +107,9 @@ def test_submission_format_round_trip(tmp_path):
 
 
 def test_train_accepts_the_semeval_layout(tmp_path, tracking_uri):
-    from models.artifacts import load_model
-    from train.config import load_config
-    from train.run import run
+    from cadrage.models.loading import load_model
+    from cadrage.training.config import load_config
+    from cadrage.training.run import run
 
     techniques = "[Loaded_Language,Name_Calling-Labeling,Doubt]"
     cfg = load_config(ROOT / "configs" / "linear.yaml", [

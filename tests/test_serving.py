@@ -17,9 +17,16 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import ROOT, split_overrides
-from cadrage.serving import MAX_BATCH_CHARS, MAX_TEXT_CHARS, OUTPUT_COLUMNS, InputError, validate_frame, validate_threshold
+
+from cadrage.serving import (
+    MAX_BATCH_CHARS,
+    MAX_TEXT_CHARS,
+    OUTPUT_COLUMNS,
+    InputError,
+    validate_frame,
+    validate_threshold,
+)
 
 MODEL_URI = "models:/cadrage@champion"
 JSON_FIELDS = ("techniques", "stance", "cues")
@@ -57,8 +64,8 @@ def _records() -> list[dict]:
 def registry(small_splits, tmp_path_factory) -> tuple[str, Path]:
     """A linear model trained on the small split, registered as cadrage@champion in a
     temporary sqlite registry; (tracking URI, folder)."""
-    from train.config import load_config
-    from train.run import run
+    from cadrage.training.config import load_config
+    from cadrage.training.run import run
 
     tmp = tmp_path_factory.mktemp("serving")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, split_overrides
-from models.artifacts import ModelLoadError, load_model
-from train.config import ConfigError, TrainError, load_config
-from train.run import run
+
+from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.loading import load_model
+from cadrage.training.config import ConfigError, TrainError, load_config
+from cadrage.training.run import run
 
 TEXTS = [
     "Le gouvernement a présenté mardi un projet de loi sur l'énergie.",
@@ -124,7 +125,7 @@ def test_linear_model_with_other_lexicon_features_is_refused_at_load(linear_run,
 
     import skops.io as sio
 
-    from models.linear import SKOPS_FILE
+    from cadrage.models.linear import SKOPS_FILE
 
     result, _ = linear_run
     copy = tmp_path / "model"
@@ -162,7 +163,7 @@ def tiny_args(small_splits, out: Path, *extra: str) -> list[str]:
 
 @pytest.mark.slow
 def test_tiny_transformer_trains_and_reloads(small_splits, tmp_path, tracking_uri):
-    from train.__main__ import main
+    from cadrage.training.cli import main
 
     assert main(tiny_args(small_splits, tmp_path / "tiny", "training.epochs=2", "tracking.register=true")) == 0
     model_dir = tmp_path / "tiny"
@@ -204,7 +205,7 @@ def test_killed_run_resumes_from_last_checkpoint(small_splits, tmp_path, trackin
 def test_corrupt_checkpoint_is_a_clear_error_without_registry_entry(small_splits, tmp_path, tracking_uri):
     from mlflow import MlflowClient
 
-    from train.__main__ import main
+    from cadrage.training.cli import main
 
     out = tmp_path / "tiny"
     assert main(tiny_args(small_splits, out, "training.epochs=1")) == 0

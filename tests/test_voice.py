@@ -1,8 +1,17 @@
 """Voice rule layer: quotations, attributions, and the sentence-level decision."""
 import pytest
 
-from cadrage.voice import (AUTHOR, REPORTED, analyze, attribution_spans, clip, covered, quote_spans,
-                           reported_spans, rule_voice)
+from cadrage.ingest.voice import (
+    AUTHOR,
+    REPORTED,
+    analyze,
+    attribution_spans,
+    clip,
+    covered,
+    quote_spans,
+    reported_spans,
+    rule_voice,
+)
 
 
 def texts(text, spans):

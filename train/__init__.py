@@ -1,0 +1,1 @@
+"""`python -m train` from the project root: a thin entry point to `cadrage.training`, not an installed package."""

@@ -7,15 +7,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from transformers import AutoTokenizer, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import (
+    AutoTokenizer,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from cadrage.metrics import head_metrics
+from cadrage.models.inference import WEIGHTS, TransformerBackend
+from cadrage.models.multitask import IGNORE, MultiTaskModel
+from cadrage.models.tiny import build_tiny_camembert
+from cadrage.paths import project_path
 from cadrage.schema import LabelSchema
-from models.inference import WEIGHTS, TransformerBackend
-from models.multitask import IGNORE, MultiTaskModel
-from models.tiny import build_tiny_camembert
-from train.config import RunConfig, TrainError
+from cadrage.training.config import RunConfig, TrainError
 
 LABEL_NAMES = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels"]
 
@@ -88,8 +95,6 @@ def encoder_source(cfg: RunConfig, train_texts: list[str], work_dir: Path) -> st
 
 
 def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
-    from train.run import project_path
-
     set_seed(cfg.training.seed)
     if cfg.training.threads:
         torch.set_num_threads(cfg.training.threads)

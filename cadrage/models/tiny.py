@@ -6,10 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenizers import SentencePieceUnigramTokenizer
-from tokenizers.processors import TemplateProcessing
-from transformers import CamembertConfig, CamembertModel, PreTrainedTokenizerFast
-
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 
@@ -25,7 +21,12 @@ class TinyEncoderConfig:
 
 
 def build_tiny_camembert(texts: list[str], out_dir: str | Path, cfg: TinyEncoderConfig) -> Path:
+    # Deferred on purpose: torch and transformers cost seconds, and every run config imports this
+    # module for TinyEncoderConfig.
     import torch
+    from tokenizers import SentencePieceUnigramTokenizer
+    from tokenizers.processors import TemplateProcessing
+    from transformers import CamembertConfig, CamembertModel, PreTrainedTokenizerFast
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 dev, evaluate, save the model directory, track everything in MLflow, optionally register."""
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 from dataclasses import dataclass
@@ -11,20 +10,26 @@ from pathlib import Path
 import numpy as np
 
 from cadrage import tracking
-from cadrage.data import DataError, Vocab, assign_ids, canonical_rows, files_fingerprint, read_records
+from cadrage.data import (
+    DataError,
+    Vocab,
+    assign_ids,
+    canonical_rows,
+    files_fingerprint,
+    read_records,
+)
 from cadrage.lexicon import Lexicon
 from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
+from cadrage.models.artifacts import Calibration, save_model_dir
+from cadrage.models.linear import LinearMultiTask, save_linear
+from cadrage.models.loading import load_model
+from cadrage.paths import ROOT, project_path
 from cadrage.schema import LabelSchema, label_schema, load_schema_file
-from models.artifacts import Calibration, load_model, save_model_dir
-from train.config import RunConfig, to_dict
+from cadrage.semeval import read_semeval
+from cadrage.serving import log_pyfunc
+from cadrage.training.config import RunConfig, to_dict
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("cadrage.train")
-
-
-def project_path(p: str | Path) -> Path:
-    p = Path(p)
-    return p if p.is_absolute() else ROOT / p
 
 
 @dataclass
@@ -38,8 +43,6 @@ class Splits:
 def load_split(path: str, fmt: str, vocab: Vocab) -> list[dict]:
     full = project_path(path)
     if fmt == "semeval":
-        from cadrage.semeval import read_semeval
-
         records = read_semeval(full)
     else:
         records = read_records(full)
@@ -82,8 +85,6 @@ def flat(d: dict, prefix: str = "") -> dict:
 def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_path: Path):
     """(backend with .outputs(texts), function writing its weights into a directory)."""
     if cfg.model.backend == "linear":
-        from models.linear import LinearMultiTask, save_linear
-
         lexicon = Lexicon.from_csv(lexicon_path, known_techniques=set(load_schema_file(project_path(cfg.data.schema))["techniques"]))
         entries = [[e.expression, "|".join(e.techniques), e.stance_lean] for e in lexicon.entries]
         model = LinearMultiTask(
@@ -92,7 +93,8 @@ def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_pat
             lexicon_weight=cfg.linear.lexicon_weight,
         ).fit(splits.train)
         return model, lambda d: save_linear(model, d)
-    from train.transformer import fit_transformer
+    # Deferred on purpose: it imports torch and transformers (seconds), which linear runs never need.
+    from cadrage.training.transformer import fit_transformer
 
     return fit_transformer(cfg, schema, splits)
 
@@ -149,7 +151,6 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             **({"provenance": provenance} if provenance else {}),
         }
         model_dir = save_model_dir(project_path(cfg.output_dir), card, write_weights, lexicon_path)
-        from cadrage.serving import log_pyfunc
 
         model_info = log_pyfunc(model_dir)
         result = {"model_dir": str(model_dir), "run_id": active.info.run_id, "metrics": metrics}
@@ -163,7 +164,6 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
 def dev_macro_f1(model_uri: str, dev: list[dict]) -> float:
     """A registered model's ranking score (macro-F1 over the four heads) on `dev`, with its own
     calibration, thresholds and label set."""
-    from models.artifacts import load_model
 
     model = load_model(tracking.resolve_model_dir(model_uri))
     out = model.backend.outputs([r["text"] for r in dev])

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from models.tiny import TinyEncoderConfig
+from cadrage.models.tiny import TinyEncoderConfig
 
 
 @dataclass
@@ -68,7 +68,7 @@ class TrackingConfig:
 @dataclass
 class RunConfig:
     name: str = "run"
-    output_dir: str = "artifacts/models/run"
+    output_dir: str = "models/run"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)

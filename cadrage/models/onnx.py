@@ -32,9 +32,18 @@ from typing import Any
 
 import numpy as np
 
+from cadrage.models.artifacts import CARD, ModelLoadError, read_card, save_model_dir
+from cadrage.models.heads import HeadOutputs
+from cadrage.models.inference import (
+    DEFAULT_BATCH_SIZE,
+    TOKENIZE_CHUNK,
+    HFTokenizerEncoder,
+    TransformerBackend,
+    empty_outputs,
+    physical_cores,
+    sorted_batches,
+)
 from cadrage.schema import LabelSchema
-from models.inference import DEFAULT_BATCH_SIZE, TOKENIZE_CHUNK, empty_outputs, physical_cores, sorted_batches
-from models.outputs import HeadOutputs
 
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask")
@@ -87,7 +96,6 @@ def _heads_module(model):
 
 def _probe_batch(tokenizer, max_length: int) -> dict[str, np.ndarray]:
     """A few sentences of different lengths (padding included) to check an export against."""
-    from models.inference import HFTokenizerEncoder
 
     texts = ["Le gouvernement a présenté son budget.",
              "Selon l'agence, les négociations reprendront lundi à Genève, a indiqué un diplomate sous couvert d'anonymat.",
@@ -131,8 +139,6 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
     Returns out_dir. Raises OnnxExportError for a model that is not a transformer."""
     import torch
 
-    from models.artifacts import CARD, read_card, save_model_dir
-    from models.inference import TransformerBackend
 
     log = log or (lambda msg: None)
     quantize = normalize_quantize(quantize) or "none"
@@ -258,7 +264,6 @@ def cached_export(model_dir: str | Path, quantize: str, log=None) -> Path:
 
 def quantize_onnx_dir(onnx_dir: str | Path, out_dir: str | Path, log=None) -> Path:
     """An int8 copy of an fp32 ONNX model directory (dynamic quantization; no PyTorch needed)."""
-    from models.artifacts import read_card, save_model_dir
 
     onnx_dir, out_dir = Path(onnx_dir), Path(out_dir)
     card = read_card(onnx_dir)
@@ -338,8 +343,6 @@ class OnnxBackend:
     @classmethod
     def load(cls, directory: str | Path, schema: LabelSchema, card: dict | None = None, quantize: str | None = None,
              threads: int | None = None, batch_size: int | None = None, max_length: int | None = None, log=None) -> "OnnxBackend":
-        from models.artifacts import ModelLoadError, read_card
-
         directory = Path(directory)
         card = card or read_card(directory)
         info = card.get("onnx") or {}
@@ -360,7 +363,6 @@ class OnnxBackend:
         else:  # a slow-only tokenizer: go through transformers
             from transformers import AutoTokenizer
 
-            from models.inference import HFTokenizerEncoder
 
             encode = HFTokenizerEncoder(AutoTokenizer.from_pretrained(directory), max_length)
         try:

@@ -8,7 +8,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cadrage.data import DataError, Vocab, label_list, is_missing, assign_ids, canonical_rows, read_records
+from cadrage.data import (
+    DataError,
+    Vocab,
+    assign_ids,
+    canonical_rows,
+    is_missing,
+    label_list,
+    read_records,
+)
 from cadrage.schema import DEFAULT_SCHEMA_PATH, load_schema_file
 from cadrage.semeval import LABELS_SUFFIX, is_semeval_dir, read_semeval
 

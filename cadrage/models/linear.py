@@ -11,9 +11,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from cadrage.ingest.voice import reported_spans
 from cadrage.lexicon import Entry, Lexicon
+from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.heads import HeadOutputs
 from cadrage.schema import LabelSchema
-from models.outputs import HeadOutputs
 
 
 class LexiconFeatures(TransformerMixin, BaseEstimator):
@@ -41,8 +43,6 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return state
 
     def transform(self, X):
-        from cadrage.voice import reported_spans
-
         lexicon = self._lexicon()
         columns = [f"{t}:{where}" for t in self.techniques for where in ("own", "reported")]
         columns += [f"{s}:{where}" for s in ("pro_kremlin", "anti_kremlin") for where in ("own", "reported")]
@@ -157,17 +157,13 @@ def load_linear(directory: Path, schema: LabelSchema) -> LinearMultiTask:
 
     path = directory / SKOPS_FILE
     untrusted = sio.get_untrusted_types(file=path)
-    allowed_prefixes = ("sklearn.", "numpy.", "scipy.", "models.linear.LexiconFeatures", "builtins.")
+    allowed_prefixes = ("sklearn.", "numpy.", "scipy.", "cadrage.models.linear.LexiconFeatures", "builtins.")
     refused = [t for t in untrusted if not t.startswith(allowed_prefixes)]
     if refused:
-        from models.artifacts import ModelLoadError
-
         raise ModelLoadError(f"{path}: refusing to load untrusted type(s) {refused}")
     state = sio.load(path, trusted=untrusted)
     version = state.get("lexicon_features_version", 1)
     if version != LexiconFeatures.VERSION:
-        from models.artifacts import ModelLoadError
-
         raise ModelLoadError(f"{directory}: trained with lexicon features v{version}, this code computes "
                              f"v{LexiconFeatures.VERSION}; retrain it (python -m train --config …)")
     model = LinearMultiTask.__new__(LinearMultiTask)

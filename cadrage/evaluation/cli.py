@@ -15,10 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
+from cadrage import tracking
 from cadrage.data import DataError
+from cadrage.evaluation.core import Gold, evaluate_model
+from cadrage.evaluation.data import load_eval_data
+from cadrage.evaluation.models import (
+    ModelSpecError,
+    baseline_for,
+    resolve_model,
+    unique_names,
+)
+from cadrage.evaluation.report import (
+    comparison_table,
+    key,
+    metrics_document,
+    write_outputs,
+)
 from cadrage.metrics import ECE_BINS, group_bootstrap_weights
+from cadrage.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("cadrage.eval")
 
 
@@ -52,8 +67,6 @@ def flat_numeric(d: dict, prefix: str = "") -> dict[str, float]:
 def log_to_runs(evaluations, metrics_doc: dict, data, out: Path) -> list[str]:
     """Log each run-backed model's figures and the output files to its MLflow run. Returns the
     run ids logged; a run the tracking store does not hold is skipped with a warning."""
-    from cadrage import tracking
-    from eval.report import key
 
     targets = [ev for ev in evaluations if ev.model.run_id]
     if not targets:
@@ -97,10 +110,6 @@ def _now_ms() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from eval.core import Gold, evaluate_model
-    from eval.data import load_eval_data
-    from eval.models import ModelSpecError, baseline_for, resolve_model, unique_names
-    from eval.report import comparison_table, metrics_document, write_outputs
 
     try:
         data = load_eval_data(args.data)

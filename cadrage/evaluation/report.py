@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from cadrage.evaluation.core import HEADLINE, Evaluation, Gold, clean
 from cadrage.io import atomic_output
 from cadrage.metrics import ECE_BINS
-from eval.core import HEADLINE, Evaluation, Gold, clean
+from cadrage.semeval import write_subtask3
 
 SCHEMA_VERSION = 1
 
@@ -384,8 +385,6 @@ def write_outputs(evaluations: list[Evaluation], gold: Gold, data, settings: dic
     files["errors"] = write_errors(evaluations, gold, out, error_limit)
     plots = write_plots(evaluations, gold, out)
     if any(ev.semeval_predictions is not None for ev in evaluations):
-        from cadrage.semeval import write_subtask3
-
         for ev in evaluations:
             if ev.semeval_predictions is not None:
                 files[f"subtask3:{ev.model.name}"] = write_subtask3(out / "subtask3" / f"{file_name(ev.model.name)}.txt", ev.semeval_predictions)

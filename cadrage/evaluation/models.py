@@ -6,8 +6,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cadrage import tracking
 from cadrage.lexicon import DEFAULT_LEXICON_PATH
-from models.artifacts import CadrageModel, load_model
+from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.lexicon_baseline import NAME, lexicon_baseline_model
+from cadrage.models.loading import CadrageModel, load_model
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)=(?P<spec>.+)$")
@@ -40,8 +43,6 @@ def model_uri(spec: str) -> str:
 def resolve_model(spec: str) -> EvalModel:
     """Load the model named by `spec`: a directory, models:/name@alias, models:/name/version,
     runs:/<id>/model, a bare run id, each optionally prefixed `NAME=` to name its row."""
-    from cadrage import tracking
-    from models.artifacts import ModelLoadError
 
     name = None
     m = NAMED.match(spec)
@@ -64,7 +65,6 @@ def resolve_model(spec: str) -> EvalModel:
 def baseline_for(models: list[EvalModel]) -> EvalModel:
     """The lexicon baseline, with the first model's label schema and lexicon (so its rows are
     comparable), or the project's defaults when no model was given."""
-    from models.lexicon_baseline import NAME, lexicon_baseline_model
 
     schema = models[0].model.schema if models else None
     lexicon = DEFAULT_LEXICON_PATH

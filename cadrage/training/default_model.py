@@ -5,22 +5,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cadrage.data import files_fingerprint
+from cadrage.models.artifacts import ModelLoadError, read_card
+from cadrage.models.linear import LexiconFeatures
+from cadrage.paths import ROOT
+from cadrage.prepare import params_from_file, prepared_splits, write_splits
+from cadrage.training.config import load_config
+from cadrage.training.run import run
+
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "configs/default.yaml", "params.yaml")
 
 
 def sources_fingerprint() -> str:
     """Digest of everything the default model is built from."""
-    from cadrage.data import files_fingerprint
-    from models.linear import LexiconFeatures
 
     return f"{files_fingerprint([ROOT / p for p in SOURCES])}-f{LexiconFeatures.VERSION}"
 
 
 def _built_from(model_dir: Path) -> str | None:
-    from models.artifacts import ModelLoadError, read_card
-
     try:
         card = read_card(model_dir)
     except ModelLoadError:
@@ -31,7 +34,6 @@ def _built_from(model_dir: Path) -> str | None:
 def default_model_dir() -> Path:
     """The default model's directory, training (and registering) it first if it is absent or
     was built from other sources than the shipped ones."""
-    from train.config import load_config
 
     cfg = load_config(DEFAULT_CONFIG)
     model_dir = ROOT / cfg.output_dir
@@ -39,8 +41,6 @@ def default_model_dir() -> Path:
     built_from = _built_from(model_dir)
     if built_from == sources:
         return model_dir
-    from cadrage.prepare import params_from_file, prepared_splits, write_splits
-    from train.run import run
 
     why = "no default model yet" if not (model_dir / "cadrage.json").is_file() else \
         "the shipped corpus, lexicon or configuration changed since the default model was built"

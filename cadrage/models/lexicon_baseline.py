@@ -4,7 +4,7 @@ It is the reference row of every evaluation (`python -m eval`), so a trained mod
 shown next to what the word list alone achieves.
 
 Per sentence:
-- lexicon matches are split by the rule layer (`cadrage.voice.reported_spans`) into the
+- lexicon matches are split by the rule layer (`cadrage.ingest.voice.reported_spans`) into the
   author's own matches and matches inside quotations or attributed clauses;
 - `techniques`: probability 1.0 for every technique of an own match, else 0.0;
 - `loaded` score (the logit): the number of own matches; the fixed map
@@ -12,7 +12,7 @@ Per sentence:
   (0 matches: 0.38, 1: 0.62, 2: 0.82). It is a monotone map, not a calibration;
 - `stance`: the majority `stance_lean` of the own matches (a tie between two leans, or no
   match, gives the neutral label);
-- `voice`: the rule layer's decision (`cadrage.voice.rule_voice` with the matches as cues).
+- `voice`: the rule layer's decision (`cadrage.ingest.voice.rule_voice` with the matches as cues).
 
 `lexicon_baseline_model(schema)` wraps it as a `CadrageModel` (thresholds 0.5, the map above as
 its calibration) so that evaluation and scoring treat it like any trained model.
@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cadrage.ingest.voice import covered, reported_spans, rule_voice
 from cadrage.lexicon import DEFAULT_LEXICON_PATH, Lexicon
+from cadrage.models.heads import HeadOutputs
+from cadrage.models.loading import CadrageModel
 from cadrage.schema import LabelSchema, label_schema
-from models.artifacts import CadrageModel
-from models.outputs import HeadOutputs
 
 NAME = "lexicon_baseline"
 
@@ -47,7 +48,6 @@ class LexiconBaseline:
 
     def split_matches(self, text: str):
         """(own matches, reported matches, reported spans) of one sentence."""
-        from cadrage.voice import covered, reported_spans
 
         regions = reported_spans(text)
         own, reported = [], []
@@ -56,8 +56,6 @@ class LexiconBaseline:
         return own, reported, regions
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
-        from cadrage.voice import rule_voice
-
         n, s = len(texts), self.schema
         loaded = np.zeros(n)
         techniques = np.zeros((n, len(s.techniques)))

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
+from cadrage.models.heads import HeadOutputs
 from cadrage.schema import LabelSchema
-from models.outputs import HeadOutputs
 
 WEIGHTS = "model.safetensors"
 DEFAULT_BATCH_SIZE = 32
@@ -96,10 +96,11 @@ class TransformerBackend:
 
     @classmethod
     def load(cls, directory: Path, schema: LabelSchema, attn_implementation: str | None = None, **options) -> "TransformerBackend":
+        # Deferred on purpose: torch and transformers cost seconds, and only transformer models need them.
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoTokenizer
 
-        from models.multitask import MultiTaskModel
+        from cadrage.models.multitask import MultiTaskModel
 
         directory = Path(directory)
         config = AutoConfig.from_pretrained(directory)

@@ -26,9 +26,19 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator, Mapping
 from urllib.parse import urlparse
 
-from cadrage import voice as _voice
-from cadrage.clean import clean_text, normalize
-from cadrage.readers import DEFAULT_MAX_BYTES, HTML, TXT, RawDocument, from_mapping, read_inputs
+from cadrage.ingest import voice as _voice
+from cadrage.ingest.clean import clean_text, normalize
+from cadrage.ingest.lang import non_french_warning
+from cadrage.ingest.readers import (
+    DEFAULT_MAX_BYTES,
+    HTML,
+    TXT,
+    RawDocument,
+    from_mapping,
+    read_inputs,
+)
+from cadrage.ingest.segment import segment, segment_many
+from cadrage.io import atomic_output
 
 UNITS = ("article", "sentence")
 BATCH_ARTICLES = 32  # articles cleaned and segmented together (bounded memory, one spaCy batch)
@@ -97,7 +107,6 @@ def _base(raw: RawDocument) -> Article:
 def _language_warning(art: Article, detect_language: bool) -> None:
     if not detect_language:
         return
-    from cadrage.lang import non_french_warning
 
     name = art.path if art.id == art.path else f"{art.path} [{art.id}]"
     w = non_french_warning(art.text, name)
@@ -141,7 +150,6 @@ def _finish(art: Article, raw: RawDocument, spans: list[tuple[int, int]]) -> Art
 
 def build_articles(raws: list[RawDocument], *, detect_language: bool = True) -> list[Article]:
     """Clean, segment and attribute a batch of raw articles (segmentation batched across them)."""
-    from cadrage.segment import segment, segment_many
 
     arts = [_prepare(raw, detect_language) for raw in raws]
     todo = [k for k, a in enumerate(arts) if not a.error]
@@ -283,8 +291,6 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     n = ok = failed = warned = n_sent = 0
     try:
-        from cadrage.io import atomic_output
-
         with atomic_output(args.out) as fh:
             for art in iter_articles(args.paths, unit=args.unit, max_bytes=args.max_bytes,
                                      detect_language=getattr(args, "detect_language", True)):
