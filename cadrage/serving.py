@@ -36,6 +36,11 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from cadrage.ingest import articles as ingest
+from cadrage.ingest.readers import from_mapping
+from cadrage.models.loading import load_model
+from cadrage.paths import ROOT
+from cadrage.scoring import Scorer
 from cadrage.tracking import PYFUNC_NAME
 
 INPUT_COLUMNS = ["text", "id", "url", "source", "title", "date", "unit"]
@@ -56,11 +61,6 @@ ENTRY_SCRIPT = '''"""MLflow "models from code" entry for cadrage (written by cad
 import mlflow
 
 from cadrage.serving import CadragePyfunc
-from cadrage.paths import ROOT
-from cadrage.ingest import articles as ingest
-from cadrage.ingest.readers import from_mapping
-from cadrage.scoring import Scorer
-from cadrage.models.loading import load_model
 
 mlflow.models.set_model(CadragePyfunc())
 '''
