@@ -32,7 +32,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
             shutil.copy2(src, repo / rel)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"] = {
-        "config": "configs/tiny.yaml", "output_dir": "artifacts/pipeline/model",
+        "config": "configs/tiny.yaml", "output_dir": "models/pipeline",
         "model": {"tiny": {"vocab_size": 800}, "max_length": 64},
         "training": {"epochs": 1, "batch_size": 32, "learning_rate": 0.0005},
         "tracking": {"register": False},

@@ -57,6 +57,7 @@ HEADLINE = (
     ("voice_accuracy", "voice accuracy"),
     ("author_loaded_f1", "author-loaded F1"),
     ("hard_negative_fpr", "hard-negative FPR"),
+    ("not_loaded_flag_rate", "flag rate, not loaded"),
     ("cue_token_f1", "cue token F1"),
 )
 
@@ -227,6 +228,8 @@ def headline_from_sums(s: dict[str, np.ndarray], n_stance: int, n_voice: int) ->
     out["author_loaded_f1"] = f1_from_counts(atp, afp, afn)
     hn, hfp = s["hard_negative"].T
     out["hard_negative_fpr"] = ratio(hfp, hn)
+    nl, nlf = s["not_loaded"].T
+    out["not_loaded_flag_rate"] = ratio(nlf, nl)
     ctp, cfp, cfn = s["cues"].T
     out["cue_token_f1"] = f1_from_counts(ctp, cfp, cfn)
     # an F1 is undefined (NaN) where the (resampled) data holds no gold positive
@@ -282,6 +285,10 @@ def evaluate_model(model: EvalModel, gold: Gold, weights: np.ndarray, group_of_r
     hn_mask = np.array([h is not None for h in gold.hard_negative]) & mA & (ya == 0)
     author["hard_negative_fpr"] = ratio((da & hn_mask).sum(), hn_mask.sum())
     stats.add("hard_negative", np.stack([hn_mask, hn_mask & da], 1))
+    # Crying wolf: the share of sentences with no framing at all (quoted or not) that get flagged.
+    not_loaded = gold.loaded_mask & (gold.loaded == 0)
+    author["not_loaded_flag_rate"] = ratio((da & not_loaded).sum(), not_loaded.sum())
+    stats.add("not_loaded", np.stack([not_loaded, not_loaded & da], 1))
     m["author_loaded"] = author
 
     # ---- techniques ---------------------------------------------------------------------
@@ -369,7 +376,7 @@ def evaluate_model(model: EvalModel, gold: Gold, weights: np.ndarray, group_of_r
         "technique_micro_f1": tech.get("micro_f1"), "technique_macro_f1": tech.get("macro_f1"),
         "stance_macro_f1": m["stance"].get("macro_f1"), "voice_accuracy": m["voice"].get("accuracy"),
         "author_loaded_f1": author.get("f1"), "hard_negative_fpr": author["hard_negative_fpr"],
-        "cue_token_f1": m["cues"]["token_f1"],
+        "not_loaded_flag_rate": author["not_loaded_flag_rate"], "cue_token_f1": m["cues"]["token_f1"],
     }
     headline = {}
     for key, _ in HEADLINE:

@@ -1,5 +1,5 @@
-"""Evaluation data: a prepared split, any user JSONL/CSV/Parquet, or a SemEval-2023 Task 3 folder,
-read into canonical rows (cadrage.data). Label names the project's schema does not know are
+"""Evaluation data: a prepared split, any user JSONL/CSV/Parquet, a SemEval-2023 Task 3 folder, or
+the real-text set by name (`real-dev`, `real-test`: cadrage.realtext), read into canonical rows (cadrage.data). Label names the project's schema does not know are
 accepted here (not rejected as in training): they are reported as extra labels and left out of
 the per-label metrics, so a dataset with a different label set is still evaluated on the overlap."""
 from __future__ import annotations
@@ -17,6 +17,8 @@ from cadrage.data import (
     label_list,
     read_records,
 )
+from cadrage.realtext import SPLITS as REAL_SPLITS
+from cadrage.realtext import RealTextError, real_rows
 from cadrage.schema import DEFAULT_SCHEMA_PATH, load_schema_file
 from cadrage.semeval import LABELS_SUFFIX, is_semeval_dir, read_semeval
 
@@ -72,12 +74,20 @@ def tag_of(path: Path) -> str:
 
 
 def load_eval_data(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA_PATH) -> EvalData:
-    """Canonical rows of `path`; DataError when it is missing, malformed, empty or unlabelled."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError([f"{path}: no such file or folder"])
-    fmt = _format(path)
-    records = read_semeval(path) if fmt == "semeval" else read_records(path)
+    """Canonical rows of `path`; DataError when it is missing, malformed, empty or unlabelled.
+    `real-dev` / `real-test` name the real-text set (RealTextMissing without ../shared/real)."""
+    if str(path) in REAL_SPLITS:
+        try:
+            records, fmt = real_rows(str(path)), "real"
+        except RealTextError as e:
+            raise DataError(str(e).splitlines()) from None
+        path = Path(str(path))
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise DataError([f"{path}: no such file or folder"])
+        fmt = _format(path)
+        records = read_semeval(path) if fmt == "semeval" else read_records(path)
     if not records:
         raise DataError([f"{path}: no rows to evaluate on (the data is empty)"])
     raw_schema = load_schema_file(schema_path)

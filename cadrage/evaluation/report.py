@@ -371,6 +371,14 @@ def _remove_stale(out: Path) -> None:
             path.unlink()
 
 
+def write_skipped(out: Path, reason: str) -> None:
+    """metrics.json and headline.json of an evaluation that could not run, with the reason."""
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
+    _write_json(out / "metrics.json", {"schema_version": SCHEMA_VERSION, "skipped": reason})
+    _write_json(out / "headline.json", {})
+
+
 def write_outputs(evaluations: list[Evaluation], gold: Gold, data, settings: dict, out: Path, error_limit: int = 25) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)

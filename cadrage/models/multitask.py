@@ -1,5 +1,9 @@
 """Multi-task transformer: one Hugging Face encoder, heads for techniques (sigmoid), loaded
-(sigmoid), stance and voice (softmax). Losses are masked where a row lacks a label."""
+(sigmoid), stance and voice (softmax). Losses are masked where a row lacks a label.
+
+The sentence vector is the first token's state (`cls`, CamemBERT's pre-training) or the
+attention-masked mean of all token states (`mean`, how e5 encoders were trained); the choice is
+kept in the encoder config (`cadrage_pooling`) so a saved model reloads with it."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +11,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 IGNORE = -100
+POOLINGS = ("cls", "mean")
 
 
 class MultiTaskModel(nn.Module):
@@ -20,9 +25,14 @@ class MultiTaskModel(nn.Module):
         technique_pos_weight: torch.Tensor | None = None,
         stance_weight: torch.Tensor | None = None,
         voice_weight: torch.Tensor | None = None,
+        pooling: str | None = None,
     ):
         super().__init__()
         self.encoder = encoder
+        pooling = pooling or getattr(encoder.config, "cadrage_pooling", "cls")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        encoder.config.cadrage_pooling = self.pooling = pooling
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.techniques = nn.Linear(hidden, n_techniques)
@@ -58,7 +68,12 @@ class MultiTaskModel(nn.Module):
         voice_labels: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(hidden[:, 0])
+        if self.pooling == "mean":
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        else:
+            pooled = hidden[:, 0]
+        pooled = self.dropout(pooled)
         out = {
             "technique_logits": self.techniques(pooled),
             "loaded_logits": self.loaded(pooled).squeeze(-1),

@@ -31,6 +31,11 @@ class ModelConfig:
     tiny: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
     max_length: int = 128
     dropout: float = 0.1
+    pooling: str = "cls"  # cls | mean (e5 encoders are trained with mean pooling)
+    # What stays fixed while fine-tuning: nothing, the word embeddings (most of a multilingual
+    # encoder's parameters, and the slowest part of a CPU optimizer step), or the whole encoder
+    # (only the heads learn: the "frozen encoder + linear head" model).
+    freeze: str = "none"  # none | embeddings | encoder
 
 
 @dataclass
@@ -53,7 +58,8 @@ class TrainingConfig:
     seed: int = 13
     resume: bool = False
     save_total_limit: int = 2
-    max_steps: int = -1
+    max_steps: int = -1  # a step budget: stops there even mid-epoch
+    group_by_length: bool = True
     threads: Optional[int] = None
 
 
@@ -106,6 +112,10 @@ def load_config(path: str | Path | None, overrides: list[str] = (), params: dict
         raise ConfigError(f"invalid config{f' key {key!r}' if key else ''}: {reason}") from None
     if run.model.backend not in ("linear", "transformer"):
         raise ConfigError(f"invalid config key 'model.backend': {run.model.backend!r} (expected linear or transformer)")
+    if run.model.pooling not in ("cls", "mean"):
+        raise ConfigError(f"invalid config key 'model.pooling': {run.model.pooling!r} (expected cls or mean)")
+    if run.model.freeze not in ("none", "embeddings", "encoder"):
+        raise ConfigError(f"invalid config key 'model.freeze': {run.model.freeze!r} (expected none, embeddings or encoder)")
     if run.data.format not in ("auto", "semeval"):
         raise ConfigError(f"invalid config key 'data.format': {run.data.format!r} (expected auto or semeval)")
     return run

@@ -94,6 +94,14 @@ def encoder_source(cfg: RunConfig, train_texts: list[str], work_dir: Path) -> st
     return str(encoder_dir)
 
 
+def freeze(model: MultiTaskModel, part: str) -> None:
+    """Stop gradients to the word embeddings or to the whole encoder (see ModelConfig.freeze)."""
+    if part == "embeddings":
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    elif part == "encoder":
+        model.encoder.requires_grad_(False)
+
+
 def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     set_seed(cfg.training.seed)
     if cfg.training.threads:
@@ -101,7 +109,7 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     work_dir = project_path(cfg.output_dir).with_name(project_path(cfg.output_dir).name + ".work")
     source = encoder_source(cfg, [r["text"] for r in splits.train], work_dir)
     kwargs = dict(n_techniques=len(schema.techniques), n_stance=len(schema.stance_labels), n_voice=len(schema.voice_labels),
-                  dropout=cfg.model.dropout, **class_weights(splits.train, schema))
+                  dropout=cfg.model.dropout, pooling=cfg.model.pooling, **class_weights(splits.train, schema))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = MultiTaskModel.from_pretrained_encoder(source, **kwargs)
@@ -112,6 +120,7 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
             f"HF_HUB_OFFLINE=1 with a cached copy; for a quick local run use configs/tiny.yaml."
         ) from None
 
+    freeze(model, cfg.model.freeze)
     train_ds = encode_rows(splits.train, tokenizer, schema, cfg.model.max_length)
     dev_ds = encode_rows(splits.dev, tokenizer, schema, cfg.model.max_length)
     checkpoints = work_dir / "checkpoints"
@@ -134,6 +143,8 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
         report_to=[],
         disable_tqdm=True,
         dataloader_num_workers=0,
+        # Batches of similar lengths: dynamic padding then wastes little compute on pad tokens.
+        train_sampling_strategy="group_by_length" if cfg.training.group_by_length else "random",
     )
 
     def compute_metrics(pred):
