@@ -1,6 +1,6 @@
 """Sentence scoring shared by the CLI, the pyfunc and eval: model heads + thresholds, cues (lexicon
-matches, else the words the model leans on), and the voice decision that combines the model with
-the rule layer."""
+matches; else the spans a model's cue head tags; else the words the model leans on), and the voice
+decision that combines the model with the rule layer."""
 from __future__ import annotations
 
 import re
@@ -37,6 +37,19 @@ def combined_voice(cues: list[dict], regions: list[tuple[int, int]], rule: str, 
 _GAP = re.compile(r"[\s'’-]*")
 
 
+def _whole_words(text: str, a: int, b: int) -> tuple[int, int]:
+    """A token span widened to the words it cuts and trimmed of spaces and punctuation."""
+    while a > 0 and text[a - 1].isalnum():
+        a -= 1
+    while b < len(text) and text[b].isalnum():
+        b += 1
+    while a < b and not text[a].isalnum():
+        a += 1
+    while b > a and not text[b - 1].isalnum():
+        b -= 1
+    return a, b
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -50,9 +63,12 @@ class Scorer:
     MAX_WORDS = 80
 
     def __init__(self, model: CadrageModel, lexicon: Lexicon | None = None, overrides: dict | None = None,
-                 model_cues: bool = True):
+                 model_cues: bool = True, cue_voice: bool | None = None):
         self.model = model
         self.with_model_cues = model_cues
+        # Whether a cue head's spans also decide the voice (by where they sit) when the lexicon
+        # has no cue; the model card says what measurement chose, a caller may override it.
+        self.cue_voice = bool(model.card.get("cue_voice", False) if cue_voice is None else cue_voice)
         self.schema = model.schema
         self.lexicon = lexicon or Lexicon.from_csv(model.lexicon_path)
         overrides = overrides or {}
@@ -78,18 +94,22 @@ class Scorer:
             techniques.append({t: round(float(pred.techniques[i, j]), 4)
                                for j, t in enumerate(self.schema.techniques) if above[j]})
             cues.append(self.cues(text, set(techniques[i]) if loaded[i] >= self.loaded_threshold else set()))
-        own_loaded = self._own_words_loaded(texts, [a[0] for a in analyses], loaded, cues)
+        head_cues = self._head_cues(texts, pred, loaded, techniques, cues)
+        voice_cues = [cues[i] or (head_cues.get(i, []) if self.cue_voice else []) for i in range(len(texts))]
+        own_loaded = self._own_words_loaded(texts, [a[0] for a in analyses], loaded, voice_cues)
         voices = []
         for i in range(len(texts)):
             analysis, rule = analyses[i]
             model_reported = float(pred.voice[i, self._reported]) if self._reported is not None else 0.0
-            voices.append(combined_voice(cues[i], analysis.reported, rule, model_reported, own_loaded.get(i)))
+            voices.append(combined_voice(voice_cues[i], analysis.reported, rule, model_reported, own_loaded.get(i)))
         flagged = [bool(loaded[i] >= self.loaded_threshold and voices[i] == "author") for i in range(len(texts))]
         # Model cues explain flagged sentences only (they cost one model call per content word),
         # and come after the voice: deciding the voice from them raised the dev hard-negative
         # false-alarm rate from 0.09 to 0.25 (they often land on attribution verbs).
-        model_cues = self.model_cues(texts, [i for i in range(len(texts)) if flagged[i] and not cues[i]],
-                                     loaded, pred.techniques) if self.with_model_cues else {}
+        model_cues = dict(head_cues) if self.with_model_cues else {}
+        if self.with_model_cues and pred.cue_spans is None:
+            model_cues = self.model_cues(texts, [i for i in range(len(texts)) if flagged[i] and not cues[i]],
+                                         loaded, pred.techniques)
         out = []
         for i in range(len(texts)):
             out.append({
@@ -100,6 +120,28 @@ class Scorer:
                 "author_loaded": flagged[i],
                 "cues": cues[i] or model_cues.get(i, []),
             })
+        return out
+
+    def _head_cues(self, texts: list[str], pred, loaded: np.ndarray, techniques: list[dict],
+                   cues: list[list]) -> dict[int, list[dict]]:
+        """The cue head's spans for loaded sentences the lexicon says nothing about, widened to
+        whole words and tagged with the sentence's most probable predicted technique."""
+        if pred.cue_spans is None:
+            return {}
+        names = list(self.schema.techniques)
+        out = {}
+        for i, text in enumerate(texts):
+            if loaded[i] < self.loaded_threshold or cues[i] or not pred.cue_spans[i]:
+                continue
+            technique = max(techniques[i], key=techniques[i].get) if techniques[i] else names[int(np.argmax(pred.techniques[i]))]
+            spans = []
+            for a, b, confidence in pred.cue_spans[i]:
+                a, b = _whole_words(text, a, b)
+                if b > a and not (spans and a <= spans[-1]["end"]):
+                    spans.append({"start": a, "end": b, "text": text[a:b], "technique": technique, "origin": "model",
+                                  "confidence": confidence})
+            if spans:
+                out[i] = spans
         return out
 
     def _own_words_loaded(self, texts: list[str], analyses: list[rules.Analysis], loaded: np.ndarray,

@@ -19,6 +19,7 @@ class WordModel:
         self.schema = label_schema("default")
         self.thresholds = {"loaded": 0.5, "techniques": {t: 0.5 for t in self.schema.techniques}}
         self.lexicon_path = None
+        self.card: dict = {}
         self.loaded_words = loaded_words
         self.read: list[str] = []
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from cadrage.models.heads import HeadOutputs
+from cadrage.models.heads import HeadOutputs, cue_spans_from_tags
 from cadrage.schema import LabelSchema
 
 WEIGHTS = "model.safetensors"
@@ -76,6 +76,14 @@ class HFTokenizerEncoder:
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="longest", return_tensors="np")
         return enc["input_ids"].astype(np.int64, copy=False), enc["attention_mask"].astype(np.int64, copy=False)
 
+    def with_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, mask and each token's character offsets (n, longest, 2), for a cue head's spans;
+        (0, 0) for special and padding tokens."""
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="longest",
+                             return_offsets_mapping=True, return_tensors="np")
+        return (enc["input_ids"].astype(np.int64, copy=False), enc["attention_mask"].astype(np.int64, copy=False),
+                enc["offset_mapping"])
+
 
 class TransformerBackend:
     """PyTorch scoring of a MultiTaskModel. Options: batch_size (sentences per forward pass),
@@ -134,9 +142,16 @@ class TransformerBackend:
         import torch
 
         n = len(texts)
+        cue_head = self.model.cues is not None
+        if cue_head:
+            out.cue_spans = [[] for _ in range(n)]
         with torch.inference_mode():
             for start in range(0, n, TOKENIZE_CHUNK):
-                input_ids, attention_mask = self.encode(list(texts[start:start + TOKENIZE_CHUNK]))
+                chunk = list(texts[start:start + TOKENIZE_CHUNK])
+                if cue_head:
+                    input_ids, attention_mask, offsets = self.encode.with_offsets(chunk)
+                else:
+                    input_ids, attention_mask = self.encode(chunk)
                 for rows, ids, mask in sorted_batches(input_ids, attention_mask, self.batch_size):
                     heads = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
                     at = rows + start
@@ -144,3 +159,7 @@ class TransformerBackend:
                     out.techniques[at] = torch.sigmoid(heads["technique_logits"]).float().numpy()
                     out.stance[at] = torch.softmax(heads["stance_logits"], -1).float().numpy()
                     out.voice[at] = torch.softmax(heads["voice_logits"], -1).float().numpy()
+                    if cue_head:
+                        probs = torch.softmax(heads["cue_logits"], -1).float().numpy()
+                        for k, row in enumerate(rows):
+                            out.cue_spans[start + row] = cue_spans_from_tags(probs[k], offsets[row, : ids.shape[1]])

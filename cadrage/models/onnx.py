@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from cadrage.models.artifacts import CARD, ModelLoadError, read_card, save_model_dir
-from cadrage.models.heads import HeadOutputs
+from cadrage.models.heads import HeadOutputs, cue_spans_from_tags
 from cadrage.models.inference import (
     DEFAULT_BATCH_SIZE,
     TOKENIZE_CHUNK,
@@ -48,8 +48,9 @@ from cadrage.schema import LabelSchema
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("loaded_logit", "techniques", "stance", "voice")
+CUE_OUTPUT = "cue_tags"  # (batch, sequence, 3) O/B/I probabilities, for models with a cue head
 QUANTIZE = ("none", "int8")
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: cue head output
 OPSET = 17
 # Encoders whose graphs onnxruntime.transformers' "bert" optimizer knows how to fuse.
 BERT_FAMILY = {"bert", "roberta", "camembert", "xlm-roberta", "distilbert", "electra", "flaubert"}
@@ -87,8 +88,11 @@ def _heads_module(model):
 
         def forward(self, input_ids, attention_mask):
             out = self.inner(input_ids=input_ids, attention_mask=attention_mask)
-            return (out["loaded_logits"], torch.sigmoid(out["technique_logits"]),
-                    torch.softmax(out["stance_logits"], -1), torch.softmax(out["voice_logits"], -1))
+            heads = (out["loaded_logits"], torch.sigmoid(out["technique_logits"]),
+                     torch.softmax(out["stance_logits"], -1), torch.softmax(out["voice_logits"], -1))
+            if "cue_logits" in out:
+                heads += (torch.softmax(out["cue_logits"], -1),)
+            return heads
 
     # eval() matters: export restores the wrapper's own train/eval mode on everything inside it.
     return Heads(model).eval()
@@ -117,7 +121,8 @@ def _session(path: Path, threads: int | None = None):
 
 
 def _max_diff(path: Path, probe: dict[str, np.ndarray], reference: list[np.ndarray]) -> float:
-    got = _session(path).run(list(OUTPUTS), probe)
+    outputs = list(OUTPUTS) + ([CUE_OUTPUT] if len(reference) > len(OUTPUTS) else [])
+    got = _session(path).run(outputs, probe)
     return max(float(np.abs(a - b).max()) for a, b in zip(got, reference))
 
 
@@ -168,10 +173,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
         if int(dummy[1].sum()) >= dummy[1].numel():
             raise OnnxExportError("internal: the export batch must contain padding")
         axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
+        outputs = list(OUTPUTS) + ([CUE_OUTPUT] if backend.model.cues is not None else [])
         axes.update({name: {0: "batch"} for name in OUTPUTS})
+        axes[CUE_OUTPUT] = {0: "batch", 1: "sequence"}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(heads, dummy, str(raw), dynamo=False, input_names=list(INPUTS), output_names=list(OUTPUTS),
+            torch.onnx.export(heads, dummy, str(raw), dynamo=False, input_names=list(INPUTS), output_names=outputs,
                               dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
         diff = _max_diff(raw, probe, reference)
         if diff > tolerance:
@@ -209,7 +216,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
             "backend": "onnx",
             "onnx": {
                 "file": ONNX_FILE, "quantize": quantize, "optimized": optimized, "opset": opset,
-                "export_version": EXPORT_VERSION, "inputs": list(INPUTS), "outputs": list(OUTPUTS),
+                "export_version": EXPORT_VERSION, "inputs": list(INPUTS), "outputs": outputs,
                 "max_length": backend.max_length, "pad_token_id": int(backend.tokenizer.pad_token_id),
                 "truncation_side": getattr(backend.tokenizer, "truncation_side", "right"),
                 "max_abs_diff_vs_pytorch": diff, "source_backend": card["backend"],
@@ -316,10 +323,15 @@ class RawTokenizerEncoder:
         self.tokenizer.enable_padding(direction="right", pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id) or "<pad>")
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return self.with_offsets(texts)[:2]
+
+    def with_offsets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        return ids, mask
+        offsets = np.array([e.offsets for e in encodings], dtype=np.int64).reshape(len(encodings), ids.shape[1], 2)
+        # The tokenizer gives special tokens offsets (0, 0) already; padding too.
+        return ids, mask, offsets
 
 
 class OnnxBackend:
@@ -329,7 +341,7 @@ class OnnxBackend:
     runtime = "onnx"
 
     def __init__(self, session, encode, n_heads: tuple[int, int, int], batch_size: int = DEFAULT_BATCH_SIZE,
-                 quantize: str = "none", path: Path | None = None):
+                 quantize: str = "none", path: Path | None = None, outputs: list[str] | None = None):
         self.session = session
         self.encode = encode
         self.n_heads = n_heads
@@ -338,7 +350,8 @@ class OnnxBackend:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.quantize = quantize
         self.path = path
-        self._outputs = list(OUTPUTS)
+        self._outputs = list(outputs or OUTPUTS)
+        self.cue_head = CUE_OUTPUT in self._outputs
 
     @classmethod
     def load(cls, directory: str | Path, schema: LabelSchema, card: dict | None = None, quantize: str | None = None,
@@ -370,18 +383,29 @@ class OnnxBackend:
         except Exception as e:
             raise ModelLoadError(f"{path}: ONNX Runtime cannot load it ({str(e).splitlines()[0]})") from None
         n_heads = (len(schema.techniques), len(schema.stance_labels), len(schema.voice_labels))
-        return cls(session, encode, n_heads, batch_size=batch_size or DEFAULT_BATCH_SIZE, quantize=quantize, path=path)
+        return cls(session, encode, n_heads, batch_size=batch_size or DEFAULT_BATCH_SIZE, quantize=quantize, path=path,
+                   outputs=info.get("outputs"))
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
         n = len(texts)
         out = empty_outputs(*self.n_heads, n)
         targets = (out.loaded_logit, out.techniques, out.stance, out.voice)
+        if self.cue_head:
+            out.cue_spans = [[] for _ in range(n)]
         for start in range(0, n, TOKENIZE_CHUNK):
-            input_ids, attention_mask = self.encode(list(texts[start:start + TOKENIZE_CHUNK]))
+            chunk = list(texts[start:start + TOKENIZE_CHUNK])
+            if self.cue_head:
+                input_ids, attention_mask, offsets = self.encode.with_offsets(chunk)
+            else:
+                input_ids, attention_mask = self.encode(chunk)
             for rows, ids, mask in sorted_batches(input_ids, attention_mask, self.batch_size):
                 at = rows + start
-                for target, value in zip(targets, self.session.run(self._outputs, {"input_ids": ids, "attention_mask": mask})):
+                values = self.session.run(self._outputs, {"input_ids": ids, "attention_mask": mask})
+                for target, value in zip(targets, values):
                     target[at] = value
+                if self.cue_head:
+                    for k, row in enumerate(rows):
+                        out.cue_spans[start + row] = cue_spans_from_tags(values[4][k], offsets[row, : ids.shape[1]])
         return out
 
 

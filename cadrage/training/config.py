@@ -36,6 +36,7 @@ class ModelConfig:
     # encoder's parameters, and the slowest part of a CPU optimizer step), or the whole encoder
     # (only the heads learn: the "frozen encoder + linear head" model).
     freeze: str = "none"  # none | embeddings | encoder
+    cue_head: bool = False  # a token-level head trained on the corpus' cue spans
 
 
 @dataclass

@@ -24,11 +24,28 @@ from cadrage.paths import project_path
 from cadrage.schema import LabelSchema
 from cadrage.training.config import RunConfig, TrainError
 
-LABEL_NAMES = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels"]
+LABEL_NAMES = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels", "cue_labels"]
+
+
+def cue_tags(row: dict, offsets: list[tuple[int, int]]) -> list[int]:
+    """O/B/I per token from the row's cue spans. Unknown (IGNORE) where the row cannot say:
+    special tokens, and loaded rows whose cues were not marked; an unloaded row is all O."""
+    spans = row.get("cues")
+    if row["loaded"] is None or (row["loaded"] == 1 and not spans):
+        return [IGNORE] * len(offsets)
+    tags, previous = [], None
+    for a, b in offsets:
+        if a == b:  # <s>, </s>: no characters
+            tags.append(IGNORE)
+            continue
+        inside = next((k for k, c in enumerate(spans or []) if a < c["end"] and b > c["start"]), None)
+        tags.append(0 if inside is None else (2 if inside == previous else 1))
+        previous = inside
+    return tags
 
 
 def encode_rows(rows: list[dict], tokenizer, schema: LabelSchema, max_length: int) -> list[dict]:
-    enc = tokenizer([r["text"] for r in rows], truncation=True, max_length=max_length)
+    enc = tokenizer([r["text"] for r in rows], truncation=True, max_length=max_length, return_offsets_mapping=True)
     out = []
     for i, r in enumerate(rows):
         tech = [IGNORE] * len(schema.techniques) if r["techniques"] is None else [int(t in r["techniques"]) for t in schema.techniques]
@@ -38,6 +55,7 @@ def encode_rows(rows: list[dict], tokenizer, schema: LabelSchema, max_length: in
             "loaded_labels": IGNORE if r["loaded"] is None else r["loaded"],
             "stance_labels": IGNORE if r["stance"] is None else schema.stance_labels.index(r["stance"]),
             "voice_labels": IGNORE if r["voice"] is None else schema.voice_labels.index(r["voice"]),
+            "cue_labels": cue_tags(r, enc["offset_mapping"][i]),
         })
     return out
 
@@ -56,8 +74,11 @@ class Collator:
             ids[i, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
             mask[i, : len(f["input_ids"])] = 1
         batch = {"input_ids": ids, "attention_mask": mask}
-        for name in LABEL_NAMES:
+        for name in LABEL_NAMES[:-1]:
             batch[name] = torch.tensor([f[name] for f in features])
+        batch["cue_labels"] = torch.full((len(features), width), IGNORE, dtype=torch.long)
+        for i, f in enumerate(features):
+            batch["cue_labels"][i, : len(f["cue_labels"])] = torch.tensor(f["cue_labels"])
         return batch
 
 
@@ -109,7 +130,8 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     work_dir = project_path(cfg.output_dir).with_name(project_path(cfg.output_dir).name + ".work")
     source = encoder_source(cfg, [r["text"] for r in splits.train], work_dir)
     kwargs = dict(n_techniques=len(schema.techniques), n_stance=len(schema.stance_labels), n_voice=len(schema.voice_labels),
-                  dropout=cfg.model.dropout, pooling=cfg.model.pooling, **class_weights(splits.train, schema))
+                  dropout=cfg.model.dropout, pooling=cfg.model.pooling, cue_head=cfg.model.cue_head,
+                  **class_weights(splits.train, schema))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = MultiTaskModel.from_pretrained_encoder(source, **kwargs)
@@ -148,7 +170,7 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     )
 
     def compute_metrics(pred):
-        tech, loaded, stance, voice = pred.predictions
+        tech, loaded, stance, voice = pred.predictions[:4]
         half = {"loaded": 0.5, "techniques": {t: 0.5 for t in schema.techniques}}
         sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
         soft = lambda x: np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
