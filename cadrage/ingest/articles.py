@@ -90,11 +90,17 @@ def source_of(url: str | None, explicit: str | None = None) -> str | None:
 
 
 def _sentences_of(text: str, spans: Iterable[tuple[int, int]]) -> list[Sentence]:
-    quotes = _voice.quote_spans(text)
+    quotes = _voice.quote_spans(text)  # sorted, disjoint
     out = []
-    for a, b in spans:
+    first = 0
+    for a, b in spans:  # in text order: one sweep over the quotes, not one pass per sentence
+        while first < len(quotes) and quotes[first][1] <= a:
+            first += 1
+        last = first
+        while last < len(quotes) and quotes[last][0] < b:
+            last += 1
         st = text[a:b]
-        analysis = _voice.analyze(st, quotes=_voice.clip(quotes, a, b))
+        analysis = _voice.analyze(st, quotes=_voice.clip(quotes[first:last], a, b))
         out.append(Sentence(st, a, b, _voice.voice_of(st, analysis), analysis.reported, analysis.attribution))
     return out
 

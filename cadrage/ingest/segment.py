@@ -15,6 +15,7 @@ If the spaCy model is not installed, a rule-based spaCy `sentencizer` stands in 
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import sys
@@ -76,18 +77,43 @@ _INITIAL_END = re.compile(rf"(?:^|[\s(«\"“'’\-.])[{UPPER}]\.$|(?:^|\s)(?:[{
 _FORCED = re.compile(rf"[.!?…]+(?:\s*[\"»”’›)\]])*\s+(?=[«\"“(\-–—]?\s*[{UPPER}])")
 
 
+_CLOSERS_BEFORE = set("\"»”’›)]")
+_STARTS_NEXT = re.compile(rf"[«\"“(\-–—]?\s*[{UPPER}0-9]")
+_VETO_NEXT = re.compile(rf"[{LOWER},;:%)\]]")
+_NUMBER_SPLIT = re.compile(r"\d[.,]")
+_WINDOW = 120  # characters before a candidate break that the abbreviation/initial rules look at
+_MAX_WALK = 1_000  # longest run of spaces/quotes walked over around one candidate break
+
+
+class _Line:
+    """A line plus what `_adjust` needs to look up in constant time (straight-quote counts), so
+    that checking every candidate break stays linear in the line's length."""
+
+    def __init__(self, line: str):
+        self.text = line
+        self.quotes = [m.start() for m in re.finditer('"', line)]
+
+    def straight_quote_opens(self, pos: int) -> bool:
+        return bisect.bisect_left(self.quotes, pos) % 2 == 0
+
+
 def _straight_quote_opens(line: str, pos: int) -> bool:
     return line.count('"', 0, pos) % 2 == 0
 
 
-def _adjust(line: str, p: int) -> int | None:
-    """Move a candidate sentence start to where it belongs, or None to veto it."""
+def _adjust(line: str | _Line, p: int) -> int | None:
+    """Move a candidate sentence start to where it belongs, or None to veto it. Only looks at a
+    bounded window around `p` (no slicing of the line), so a line's candidates cost linear time."""
+    info = line if isinstance(line, _Line) else _Line(line)
+    line = info.text
+    opens = info.straight_quote_opens
     n = len(line)
-    while p < n and line[p] == " ":
+    limit = p + _MAX_WALK
+    while p < n and p < limit and line[p] == " ":
         p += 1
     # a closing quote right at the start belongs to the previous sentence
     moved = False
-    while p < n and (line[p] in _CLOSING or (line[p] == '"' and not _straight_quote_opens(line, p))):
+    while p < n and p < limit and (line[p] in _CLOSING or (line[p] == '"' and not opens(p))):
         p += 1
         moved = True
         while p < n and line[p] in ".!?…)]":
@@ -96,12 +122,13 @@ def _adjust(line: str, p: int) -> int | None:
             p += 1
     if p >= n:
         return None
-    if moved and not re.match(rf"[«\"“(\-–—]?\s*[{UPPER}0-9]", line[p:]):
+    if moved and not _STARTS_NEXT.match(line, p):
         return None  # « … ! », a-t-il dit
     # opening quotes/brackets just before belong to the next sentence
     q = p
-    while q > 0 and (line[q - 1] in _OPENING + "(" or line[q - 1] == " "
-                     or (line[q - 1] == '"' and _straight_quote_opens(line, q - 1))):
+    floor = max(0, p - _MAX_WALK)
+    while q > floor and (line[q - 1] in _OPENING + "(" or line[q - 1] == " "
+                         or (line[q - 1] == '"' and opens(q - 1))):
         q -= 1
     if q < p and line[q] == " ":
         while q < p and line[q] == " ":
@@ -109,17 +136,24 @@ def _adjust(line: str, p: int) -> int | None:
     p = q
     if p == 0:
         return None
-    before = line[:p].rstrip()
-    if not _TERMINAL_END.search(before):
+    # `before` = line[:p].rstrip(): it must end with terminal punctuation, possibly followed by
+    # closing quotes/brackets (what _TERMINAL_END matches), found by walking back from p.
+    b = p
+    floor = max(0, p - _MAX_WALK)
+    while b > floor and line[b - 1].isspace():
+        b -= 1
+    core = b  # `before` without its trailing spaces and closing quotes/brackets
+    while core > floor and (line[core - 1].isspace() or line[core - 1] in _CLOSERS_BEFORE):
+        core -= 1
+    if core == 0 or line[core - 1] not in ".!?…" or (core < b and line[b - 1].isspace()):
         return None
-    core = re.sub(r"[\s\"»”’›)\]]+$", "", before)
-    if core.endswith(".") and not core.endswith(".."):
-        if _ABBREV_END.search(core) or _INITIAL_END.search(core):
+    if line[core - 1] == "." and not (core >= 2 and line[core - 2] == "."):
+        window = max(0, core - _WINDOW)
+        if _ABBREV_END.search(line, window, core) or _INITIAL_END.search(line, window, core):
             return None
-    nxt = line[p:]
-    if re.match(rf"[{LOWER},;:%)\]]", nxt):
+    if _VETO_NEXT.match(line, p):
         return None
-    if re.match(r"\d", nxt) and re.search(r"\d[.,]$", before):
+    if line[p].isdigit() and b >= 2 and _NUMBER_SPLIT.fullmatch(line, b - 2, b):
         return None  # 1.000 / 3,2 split by the tokenizer
     return p
 
@@ -127,14 +161,15 @@ def _adjust(line: str, p: int) -> int | None:
 def _line_bounds(line: str, starts: Iterable[int]) -> list[tuple[int, int]]:
     cands = {s for s in starts if s > 0}
     cands.update(m.end() for m in _FORCED.finditer(line))
-    cuts = sorted({c for c in (_adjust(line, s) for s in cands) if c})
+    info = _Line(line)
+    cuts = sorted({c for c in (_adjust(info, s) for s in cands) if c})
     spans, prev = [], 0
     for c in cuts + [len(line)]:
         seg = line[prev:c]
         a = prev + (len(seg) - len(seg.lstrip()))
         b = prev + len(seg.rstrip())
         if b > a:
-            if spans and not re.search(r"\w", line[a:b]):
+            if spans and not _WORD.search(line, a, b):
                 spans[-1] = (spans[-1][0], b)  # stray punctuation (`propagande. .`) stays with its sentence
             else:
                 spans.append((a, b))
@@ -142,14 +177,44 @@ def _line_bounds(line: str, starts: Iterable[int]) -> list[tuple[int, int]]:
     return spans
 
 
+_WORD = re.compile(r"\w")
+SPACY_CHUNK = 20_000
+SPACY_BATCH_CHARS = 200_000
+"""Longest piece of a line given to spaCy at once: a long line is cut at spaces into pieces this
+size (spaCy's memory grows with a document's length); the rules then run over the whole line."""
+
+
+def _pieces(line: str) -> list[tuple[int, str]]:
+    """(offset, piece) covering `line`, cut at a space near every SPACY_CHUNK characters."""
+    if len(line) <= SPACY_CHUNK:
+        return [(0, line)]
+    out, a = [], 0
+    while a < len(line):
+        b = min(len(line), a + SPACY_CHUNK)
+        if b < len(line):
+            cut = line.rfind(" ", a + SPACY_CHUNK // 2, b)
+            b = cut + 1 if cut > a else b
+        out.append((a, line[a:b]))
+        a = b
+    return out
+
+
 def segment_lines(lines: list[str]) -> list[list[tuple[int, int]]]:
     """Sentence spans of each line (offsets into that line)."""
     nlp = get_nlp()
-    out = []
-    for line, doc in zip(lines, nlp.pipe(lines, batch_size=256)):
-        starts = [s.start_char for s in doc.sents]
-        out.append(_line_bounds(line, starts))
-    return out
+    pieces = [(k, off, piece) for k, line in enumerate(lines) for off, piece in _pieces(line)]
+    starts: list[list[int]] = [[] for _ in lines]
+    # batches of at most 256 pieces and SPACY_BATCH_CHARS characters: spaCy's memory follows a batch's size
+    batch: list[tuple[int, int, str]] = []
+    size = 0
+    for m, item in enumerate(pieces):
+        batch.append(item)
+        size += len(item[2])
+        if m + 1 == len(pieces) or len(batch) >= 256 or size + len(pieces[m + 1][2]) > SPACY_BATCH_CHARS:
+            for (k, off, _), doc in zip(batch, nlp.pipe([piece for _, _, piece in batch], batch_size=len(batch))):
+                starts[k].extend(off + s.start_char for s in doc.sents)
+            batch, size = [], 0
+    return [_line_bounds(line, st) for line, st in zip(lines, starts)]
 
 
 def segment_many(texts: list[str]) -> list[list[tuple[int, int]]]:

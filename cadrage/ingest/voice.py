@@ -28,6 +28,7 @@ whole article and clipped to the sentence) so that quotations spanning sentences
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -81,15 +82,17 @@ def quote_spans(text: str) -> list[Span]:
     straight: int | None = None
     skip_reopen = False
     n = len(text)
+    blank_end = -1  # end of the last run of newlines/spaces walked over (walk each run once)
     for m in _QUOTE_CHARS.finditer(text):
         i = m.start()
         ch = text[i]
         if ch == "\n":
             straight = None  # an unbalanced straight quote is not a quotation
             if stack:
-                j = i
+                j = i if i >= blank_end else blank_end
                 while j < n and text[j] in "\n ":
                     j += 1
+                blank_end = j
                 if j < n and text[j] in "«“" and stack[0][0] in "«“":
                     skip_reopen = j  # the quotation goes on in the next paragraph
                     continue
@@ -264,14 +267,74 @@ def _may_attribute(text: str) -> bool:
 
 
 def _inside(pos: int, spans: Sequence[Span]) -> bool:
-    return any(a <= pos < b for a, b in spans)
+    """pos inside one of `spans` (sorted and disjoint, as merge() returns them)."""
+    k = bisect.bisect_right(spans, (pos, float("inf"))) - 1
+    return k >= 0 and spans[k][0] <= pos < spans[k][1]
 
 
-def _clause_end(toks: list[_Tok], i: int, n: int) -> int:
-    for t in toks[i:]:
-        if t.text == ";":
-            return t.start
-    return n
+def _is_gerund_or_source(low: str) -> bool:
+    return "ger" in LEXICON.get(low, ((),))[0] or low in ("selon", "citant")
+
+
+class _Scan:
+    """Per-sentence lookups the attribution rules make from many tokens ("the next `;` after
+    token k"), each built once in linear time on first use, so that a long sentence full of
+    attribution verbs costs linear, not quadratic, time."""
+
+    def __init__(self, toks: list[_Tok]):
+        self.toks = toks
+        self._next: dict[str, list[int]] = {}
+
+    def _build(self, name: str, pred) -> list[int]:
+        if name not in self._next:
+            n = len(self.toks)
+            nxt = [n] * (n + 1)
+            for k in range(n - 1, -1, -1):
+                nxt[k] = k if pred(k) else nxt[k + 1]
+            self._next[name] = nxt
+        return self._next[name]
+
+    def next(self, name: str, k: int) -> int:
+        """First index >= k where the rule `name` stops (len(toks) if none)."""
+        toks = self.toks
+        n = len(toks)
+        preds = {
+            "semicolon": lambda j: toks[j].text == ";",
+            "reported_end": lambda j: toks[j].text == ";" or (
+                toks[j].text == "," and j + 1 < n and _is_gerund_or_source(toks[j + 1].low)),
+            "source_end": lambda j: toks[j].text in ",.;:!?",
+            "incise_end": lambda j: toks[j].text in ",.;:!?\"«»",
+            "postposed_end": lambda j: toks[j].text in ".;!?:" or toks[j].low in _ATTR_STOPPERS or (
+                toks[j].text == "," and j + 1 < n and (
+                    _is_gerund_or_source(toks[j + 1].low) or toks[j + 1].low in _CLAUSE_AFTER_COMMA)),
+        }
+        return self._build(name, preds[name])[min(max(k, 0), n)]
+
+    def uppers(self, a: int, b: int) -> bool:
+        """Does a token in toks[a:b] start with a capital?"""
+        if "upper" not in self._next:
+            counts = [0]
+            for t in self.toks:
+                counts.append(counts[-1] + t.text[:1].isupper())
+            self._next["upper"] = counts
+        counts = self._next["upper"]
+        return b > a and counts[b] - counts[a] > 0
+
+    def last_semicolon_before(self, k: int) -> int | None:
+        if "prev_semicolon" not in self._next:
+            prev, last = [], None
+            for j, t in enumerate(self.toks):
+                prev.append(last)  # the last `;` strictly before j
+                if t.text == ";":
+                    last = j
+            prev.append(last)
+            self._next["prev_semicolon"] = prev
+        return self._next["prev_semicolon"][min(max(k, 0), len(self.toks))]
+
+
+def _clause_end(toks: list[_Tok], i: int, n: int, scan: _Scan | None = None) -> int:
+    j = (scan or _Scan(toks)).next("semicolon", i)
+    return toks[j].start if j < len(toks) else n
 
 
 def _find_que(toks: list[_Tok], j: int, window: int = 16) -> int | None:
@@ -285,18 +348,11 @@ def _find_que(toks: list[_Tok], j: int, window: int = 16) -> int | None:
     return None
 
 
-def _reported_end(toks: list[_Tok], i: int, n: int) -> int:
+def _reported_end(toks: list[_Tok], i: int, n: int, scan: _Scan | None = None) -> int:
     """End of what a preposed verb at i reports: `;`, or a comma that opens another attribution
     (`, prétextant …`, `, selon …`), else the end of the sentence."""
-    for k in range(i + 1, len(toks)):
-        t = toks[k]
-        if t.text == ";":
-            return t.start
-        if t.text == "," and k + 1 < len(toks):
-            nxt = toks[k + 1].low
-            if "ger" in LEXICON.get(nxt, ((),))[0] or nxt in ("selon", "citant"):
-                return t.start
-    return n
+    k = (scan or _Scan(toks)).next("reported_end", i + 1)
+    return toks[k].start if k < len(toks) else n
 
 
 def _subject_start(toks: list[_Tok], g_start: int) -> int:
@@ -368,6 +424,7 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
             attribution.extend([(a, loaded_tok.start), (loaded_tok.end, b)])
             loaded_words.append((loaded_tok.start, loaded_tok.end))
 
+    scan = _Scan(toks)
     for i, t in enumerate(toks):
         low = t.low
         if low not in _TRIGGERS and "-" not in low:
@@ -376,30 +433,28 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
             continue
         # ---- selon / d'après / citant: a source phrase
         if low == "selon" or (low == "après" and i > 0 and toks[i - 1].low == "d'") or (
-            low == "citant" and _source_incise(toks, i)
+            low == "citant" and _source_incise(toks, i, scan)
         ):
             s_tok = i - 1 if low == "après" else i
             nxt = toks[i + 1].low if i + 1 < len(toks) else ""
             if nxt in ("lequel", "laquelle", "lesquels", "lesquelles", "qui", "quoi"):
                 add_attr(toks[s_tok].start, toks[i + 1].end)
-                reported.append((toks[i + 1].end, _clause_end(toks, i, n)))
+                reported.append((toks[i + 1].end, _clause_end(toks, i, n, scan)))
                 continue
             # source phrase: up to the next comma / end
-            j = i + 1
-            while j < len(toks) and toks[j].text not in ",.;:!?":
-                j += 1
+            j = scan.next("source_end", i + 1)
             src_end = toks[j - 1].end if j > i + 1 else t.end
             before = toks[s_tok - 1] if s_tok > 0 else None
             if j < len(toks) and toks[j].text == "," and (before is None or before.text in ";:(" or s_tok == 0):
                 # Selon X, <reported>
                 add_attr(toks[s_tok].start, toks[j].end)
-                reported.append((toks[j].end, _clause_end(toks, j, n)))
+                reported.append((toks[j].end, _clause_end(toks, j, n, scan)))
             elif before is not None and before.text == "," and j < len(toks) and toks[j].text == ",":
                 # …, selon X, <rest>: the whole clause is X's
                 cs = _clause_start(toks, s_tok - 1)
                 cs_pos = toks[cs].start if cs is not None and cs < s_tok else 0
                 add_attr(before.start, toks[j].end)
-                reported.extend([(cs_pos, before.start), (toks[j].end, _clause_end(toks, j, n))])
+                reported.extend([(cs_pos, before.start), (toks[j].end, _clause_end(toks, j, n, scan))])
             else:
                 # <reported>, selon X.
                 cs = _clause_start(toks, s_tok)
@@ -462,25 +517,20 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
             a = before_tok.start if before_tok is not None and before_tok.text == "," else toks[v_start].start
             r_start = toks[que_at - 1].end if que_at else (toks[after].start if after < len(toks) else n)
             add_attr(a, r_start, loaded_tok)
-            reported.append((r_start, _reported_end(toks, i, n)))
+            reported.append((r_start, _reported_end(toks, i, n, scan)))
         elif postposed:
             # <reported>, a déclaré X (…)
             comma = before_tok.start if before_tok is not None and before_tok.text == "," else toks[g_start].start
-            j = i + 1
-            while j < len(toks) and toks[j].text not in ".;!?:" and toks[j].low not in _ATTR_STOPPERS:
-                if toks[j].text == "," and j + 1 < len(toks) and (
-                    "ger" in LEXICON.get(toks[j + 1].low, ((),))[0] or toks[j + 1].low in ("selon", "citant")
-                    or toks[j + 1].low in _CLAUSE_AFTER_COMMA
-                ):
-                    break  # `…, a déclaré X, pendant que <author>`: the incise ends at the comma
-                j += 1
+            # up to `.;!?:`, a stopper, or a comma opening another clause: `…, a déclaré X,
+            # pendant que <author>` (the incise ends at that comma)
+            j = scan.next("postposed_end", i + 1)
             a_end = toks[j - 1].end if j > i + 1 else g_end
             if inverted and "-" in t.text and i + 1 < len(toks) and toks[i + 1].text == ",":
                 # `Le rapport, estime-t-il, est partial.`: an incise inside the reported clause
                 a_end = g_end
-                reported.append((toks[i + 1].end, _reported_end(toks, i + 1, n)))
+                reported.append((toks[i + 1].end, _reported_end(toks, i + 1, n, scan)))
             add_attr(comma, a_end, loaded_tok)
-            cs = _clause_start_reported(toks, g_start)
+            cs = _clause_start_reported(toks, g_start, scan)
             if comma > cs:
                 reported.append((cs, comma))
         else:
@@ -491,15 +541,16 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
             else:
                 r_start = toks[after].start if after < len(toks) else n
             add_attr(a_start, r_start, loaded_tok)
-            reported.append((r_start, _reported_end(toks, i, n)))
+            reported.append((r_start, _reported_end(toks, i, n, scan)))
 
     # reported speech after a colon introduced by a speech act
+    semi = -2  # the next `;` after the current colon (-1: none left), found once per stretch
     for m in re.finditer(r":", text):
         if _inside(m.start(), q):
             continue
-        head = text[: m.start()]
-        if _SPEECH_NOUNS.search(head[-80:]):
-            semi = text.find(";", m.end())
+        if _SPEECH_NOUNS.search(text[max(0, m.start() - 80):m.start()]):
+            if semi != -1 and semi < m.end():
+                semi = text.find(";", m.end())
             reported.append((m.end(), semi if semi != -1 else n))
 
     # the author's loaded verbs (`prétextant`) are never inside what they attribute
@@ -508,9 +559,13 @@ def analyze(text: str, *, quotes: Sequence[Span] | None = None) -> Analysis:
 
 
 def _subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
+    """`spans` minus `holes` (both sorted and disjoint, as merge() returns them)."""
     out = []
+    ends = [h2 for _, h2 in holes]
     for a, b in spans:
-        for h1, h2 in holes:
+        for h1, h2 in holes[bisect.bisect_right(ends, a):]:
+            if h1 >= b:
+                break
             if h2 <= a or h1 >= b:
                 continue
             if h1 > a:
@@ -521,29 +576,26 @@ def _subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
     return out
 
 
-def _source_incise(toks: list[_Tok], i: int) -> bool:
+def _source_incise(toks: list[_Tok], i: int, scan: _Scan | None = None) -> bool:
     """`…, citant Sky News, …`: a gerund naming a source (capitalised, up to a comma)."""
     if i == 0 or toks[i - 1].text != ",":
         return False
-    j = i + 1
-    while j < len(toks) and toks[j].text not in ",.;:!?\"«»":
-        j += 1
-    return j < len(toks) and toks[j].text == "," and any(t.text[:1].isupper() for t in toks[i + 1:j])
+    scan = scan or _Scan(toks)
+    j = scan.next("incise_end", i + 1)
+    return j < len(toks) and toks[j].text == "," and scan.uppers(i + 1, j)
 
 
-def _clause_start_reported(toks: list[_Tok], g_start: int) -> int:
+def _clause_start_reported(toks: list[_Tok], g_start: int, scan: _Scan | None = None) -> int:
     """Start of what a postposed attribution reports: after the last `;` before it, else 0."""
-    for k in range(g_start - 1, -1, -1):
-        if toks[k].text == ";":
-            return toks[k].end
-    return 0
+    k = (scan or _Scan(toks)).last_semicolon_before(g_start)
+    return toks[k].end if k is not None else 0
 
 
 def _appositive(toks: list[_Tok], comma_idx: int) -> bool:
     """`Le porte-parole, John Kirby, a déclaré`: the comma closes a short capitalised apposition."""
     k = comma_idx - 1
     words = []
-    while k >= 0 and toks[k].text not in ",;:":
+    while k >= 0 and toks[k].text not in ",;:" and len(words) <= 4:  # more than 4 words: never one
         words.append(toks[k])
         k -= 1
     return k >= 0 and toks[k].text == "," and 0 < len(words) <= 4 and all(w.text[:1].isupper() for w in words)
