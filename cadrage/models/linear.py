@@ -2,6 +2,8 @@
 logistic regression per head. Rows lacking a head's label are left out of that head's fit."""
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +145,40 @@ class LinearMultiTask:
 
 SKOPS_FILE = "linear.skops"
 
+# Every (skops node, type) a linear model file may hold, reviewed from skops.io.get_untrusted_types
+# and the node list of freshly trained models (configs/linear.yaml, configs/default.yaml, heads left
+# empty). Exact names only: no prefix is trusted, and no function, method or other callable node is
+# ever loaded (a FunctionTransformer(numpy.full_like) + TfidfVectorizer(analyzer=builtins.exec)
+# file runs code with prefix trust).
+ALLOWED_NODES: frozenset[tuple[str, str]] = frozenset({
+    ("ObjectNode", "cadrage.models.linear.LexiconFeatures"),
+    ("ObjectNode", "sklearn.pipeline.FeatureUnion"),
+    ("ObjectNode", "sklearn.feature_extraction.text.TfidfVectorizer"),
+    ("ObjectNode", "sklearn.feature_extraction.text.TfidfTransformer"),
+    ("ObjectNode", "sklearn.linear_model._logistic.LogisticRegression"),
+    ("DictNode", "builtins.dict"),
+    ("ListNode", "builtins.list"),
+    ("TupleNode", "builtins.tuple"),
+    ("SetNode", "builtins.set"),
+    ("JsonNode", "builtins.str"),
+    ("JsonNode", "builtins.int"),
+    ("JsonNode", "builtins.float"),
+    ("JsonNode", "builtins.bool"),
+    ("JsonNode", "builtins.NoneType"),
+    ("NdArrayNode", "numpy.ndarray"),
+    ("NdArrayNode", "numpy.int64"),
+    ("NdArrayNode", "numpy.int32"),
+    ("NdArrayNode", "numpy.float64"),
+    ("NdArrayNode", "numpy.float32"),
+    # type objects stored as values: TfidfVectorizer(dtype=numpy.float64), dict key types
+    ("TypeNode", "numpy.float64"),
+    ("TypeNode", "numpy.float32"),
+    ("TypeNode", "builtins.str"),
+    ("TypeNode", "builtins.int"),
+})
+# the types above that skops does not trust by default: what sio.load is told to trust
+SKOPS_TRUSTED = ["cadrage.models.linear.LexiconFeatures"]
+
 
 def save_linear(model: LinearMultiTask, directory: Path) -> None:
     import skops.io as sio
@@ -151,21 +187,57 @@ def save_linear(model: LinearMultiTask, directory: Path) -> None:
               "lexicon_features_version": LexiconFeatures.VERSION}, directory / SKOPS_FILE)
 
 
+def skops_nodes(path: Path) -> set[tuple[str, str]]:
+    """(node kind, module.class) of every object a skops file describes, read from its schema
+    without constructing anything; ModelLoadError when the file is not a readable skops archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing (a linear model directory holds {SKOPS_FILE})") from None
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, RuntimeError) as e:
+        raise ModelLoadError(f"{path}: not a readable skops file ({type(e).__name__}: {e})") from None
+    nodes: set[tuple[str, str]] = set()
+    todo = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if "__loader__" in node or "__class__" in node:
+                nodes.add((str(node.get("__loader__")), f"{node.get('__module__')}.{node.get('__class__')}"))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return nodes
+
+
 def load_linear(directory: Path, schema: LabelSchema) -> LinearMultiTask:
-    """Load with skops, trusting only scikit-learn/numpy/scipy types and our own LexiconFeatures."""
+    """Load with skops, after checking that the file describes only the exact types a linear
+    model is made of (ALLOWED_NODES): nothing in it is constructed or called before that."""
     import skops.io as sio
 
     path = directory / SKOPS_FILE
-    untrusted = sio.get_untrusted_types(file=path)
-    allowed_prefixes = ("sklearn.", "numpy.", "scipy.", "cadrage.models.linear.LexiconFeatures", "builtins.")
-    refused = [t for t in untrusted if not t.startswith(allowed_prefixes)]
+    refused = sorted(f"{t} ({kind})" for kind, t in skops_nodes(path) - ALLOWED_NODES)
     if refused:
-        raise ModelLoadError(f"{path}: refusing to load untrusted type(s) {refused}")
-    state = sio.load(path, trusted=untrusted)
+        raise ModelLoadError(f"{path}: refusing to load type(s) a linear model never holds: {', '.join(refused)}")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        unexpected = sorted(set(untrusted) - set(SKOPS_TRUSTED))
+        if unexpected:
+            raise ModelLoadError(f"{path}: refusing to load untrusted type(s) {unexpected}")
+        state = sio.load(path, trusted=SKOPS_TRUSTED)
+    except ModelLoadError:
+        raise
+    except Exception as e:  # a damaged archive that still lists allowed types
+        raise ModelLoadError(f"{path}: cannot be loaded ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or not {"features", "heads", "C", "seed"} <= set(state):
+        raise ModelLoadError(f"{path}: not a cadrage linear model (expected features, heads, C, seed)")
     version = state.get("lexicon_features_version", 1)
     if version != LexiconFeatures.VERSION:
         raise ModelLoadError(f"{directory}: trained with lexicon features v{version}, this code computes "
                              f"v{LexiconFeatures.VERSION}; retrain it (python -m train --config …)")
+    if not isinstance(state["features"], FeatureUnion) or not isinstance(state["heads"], dict) or not all(
+            h is None or isinstance(h, LogisticRegression) for h in state["heads"].values()):
+        raise ModelLoadError(f"{path}: not a cadrage linear model (unexpected features or heads)")
     model = LinearMultiTask.__new__(LinearMultiTask)
     model.schema = schema
     model.features, model.heads, model.C, model.seed = state["features"], state["heads"], state["C"], state["seed"]

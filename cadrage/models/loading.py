@@ -2,6 +2,8 @@
 calibration and thresholds. Saving lives in `artifacts.py`."""
 from __future__ import annotations
 
+import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,11 @@ from cadrage.models.artifacts import (
     PICKLE_SUFFIXES,
     Calibration,
     ModelLoadError,
+    check_manifest,
     read_card,
+    validate_card,
 )
+from cadrage.lexicon import Lexicon
 from cadrage.models.heads import HeadOutputs
 from cadrage.models.inference import TransformerBackend
 from cadrage.models.linear import load_linear
@@ -51,6 +56,52 @@ class CadrageModel:
 
 
 RUNTIMES = ("torch", "onnx")
+LEXICON = "lexicon.csv"
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model directory written before cadrage recorded a manifest: its files cannot be checked."""
+
+
+def _schema(card: dict, model_dir: Path) -> LabelSchema:
+    try:
+        return LabelSchema.from_dict(card["schema"])
+    except Exception as e:  # any malformed schema object
+        raise ModelLoadError(f"{model_dir / CARD}: unusable 'schema' ({type(e).__name__}: {e})") from None
+
+
+def _check_lexicon(model_dir: Path) -> None:
+    path = model_dir / LEXICON
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: missing (every model directory holds the lexicon it was trained with)")
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+        if not {"expression", "techniques"} <= {h.strip() for h in header}:
+            raise ValueError("no 'expression' and 'techniques' columns")
+        if not Lexicon.from_csv(path).entries:
+            raise ValueError("no entries")
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as e:
+        raise ModelLoadError(f"{path}: not a usable lexicon ({e})") from None
+
+
+def verify_model_dir(model_dir: str | Path, card: dict | None = None) -> dict:
+    """Everything about a model directory that can be checked before its weights are read:
+    the card's fields and value ranges, the manifest (sha256 of every file), no pickle-style
+    file, a readable lexicon. Returns the card; ModelLoadError naming file and reason otherwise.
+    A directory saved before manifests existed is accepted with an UnverifiedModelWarning."""
+    model_dir = Path(model_dir)
+    card = read_card(model_dir) if card is None else card
+    unsafe = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if unsafe:
+        raise ModelLoadError(f"{model_dir}: refusing to load pickle-style file(s) {unsafe}; cadrage models use safetensors and skops")
+    schema = _schema(card, model_dir)
+    validate_card(card, model_dir / CARD, schema.techniques)
+    if not check_manifest(model_dir, card):
+        warnings.warn(f"{model_dir / CARD}: no manifest (saved by an older cadrage), so its files cannot be checked "
+                      f"for damage; retrain or re-save the model to add one", UnverifiedModelWarning, stacklevel=3)
+    _check_lexicon(model_dir)
+    return card
 
 
 def load_model(model_dir: str | Path, runtime: str | None = None, quantize: str | None = None, **backend_options: Any) -> CadrageModel:
@@ -60,11 +111,8 @@ def load_model(model_dir: str | Path, runtime: str | None = None, quantize: str 
     (ONNX Runtime dynamic quantization). Other options go to the backend: batch_size, threads,
     max_length. Thresholds and calibration come from the card whatever the runtime."""
     model_dir = Path(model_dir)
-    card = read_card(model_dir)
-    unsafe = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
-    if unsafe:
-        raise ModelLoadError(f"{model_dir}: refusing to load pickle-style file(s) {unsafe}; cadrage models use safetensors and skops")
-    schema = LabelSchema.from_dict(card["schema"])
+    card = verify_model_dir(model_dir)
+    schema = _schema(card, model_dir)
     runtime = None if runtime in (None, "", "auto") else str(runtime).lower()
     if runtime is not None and runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r} (expected one of {RUNTIMES})")
@@ -81,7 +129,13 @@ def load_model(model_dir: str | Path, runtime: str | None = None, quantize: str 
     elif kind == "transformer" and runtime in (None, "torch"):
         if quantize not in (None, "none"):
             raise ModelLoadError(f"{model_dir}: quantize={quantize!r} needs runtime 'onnx'")
-        backend = TransformerBackend.load(model_dir, schema, **backend_options)
+        try:
+            backend = TransformerBackend.load(model_dir, schema, **backend_options)
+        except ModelLoadError:
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError) as e:  # damaged weights, config or tokenizer files
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise ModelLoadError(f"{model_dir}: cannot load the transformer weights ({type(e).__name__}: {first})") from None
     elif kind in ("transformer", "onnx") and runtime in (None, "onnx"):
         try:
             backend = load_onnx_backend(model_dir, card, schema, quantize=quantize, **backend_options)

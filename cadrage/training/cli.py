@@ -7,6 +7,7 @@ import logging
 import sys
 
 from cadrage.data import DataError
+from cadrage.models.artifacts import ModelLoadError
 from cadrage.training.config import ConfigError, TrainError, load_config
 from cadrage.training.run import run
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides, params=params)
 
         result = run(cfg, dvc_params=dvc_params)
-    except (ConfigError, DataError, TrainError) as e:
+    except (ConfigError, DataError, TrainError, ModelLoadError) as e:  # e.g. a damaged champion to rescore
         print(f"train: {e}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, ensure_ascii=False))
