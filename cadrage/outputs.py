@@ -139,15 +139,27 @@ def sidecar_paths(path: str | os.PathLike) -> tuple[Path, Path]:
 
 # --------------------------------------------------------------------------- formatting helpers
 
-_FORMULA_START = ("=", "+", "@", "\t", "\r")
-_FORMULA_MINUS = re.compile(r"^-\s*[\d(=+@]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list
 
 
 def _cell(value: Any) -> Any:
-    """Neutralises spreadsheet formula injection in free-text cells (OWASP: prefix with ')."""
-    if isinstance(value, str) and value and (value.startswith(_FORMULA_START) or _FORMULA_MINUS.match(value)):
+    """Neutralises spreadsheet formula injection (OWASP: a cell starting with = + - @ tab or CR
+    gets a leading ')."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+class SafeDictWriter(csv.DictWriter):
+    """csv.DictWriter that neutralises every text cell (_cell): every CSV the project writes
+    goes through it, whatever the column."""
+
+    def writerow(self, rowdict):
+        return super().writerow({k: _cell(v) for k, v in rowdict.items()})
+
+    def writerows(self, rowdicts):
+        for row in rowdicts:
+            self.writerow(row)
 
 
 def _num(value: Any, digits: int = 4) -> Any:
@@ -193,7 +205,7 @@ def _source_csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_sources_csv(f: IO[str], table: Iterable[Mapping[str, Any]]) -> None:
     """Writes the source table as CSV (one row per source, evidence lines in one cell)."""
-    w = csv.DictWriter(f, fieldnames=SOURCE_CSV_COLUMNS, extrasaction="ignore")
+    w = SafeDictWriter(f, fieldnames=SOURCE_CSV_COLUMNS, extrasaction="ignore")
     w.writeheader()
     for row in table:
         w.writerow(_source_csv_row(row))
@@ -395,7 +407,7 @@ class CsvWriter(_SidecarWriter):
     main_encoding = "utf-8-sig"
 
     def _start(self) -> None:
-        self._csv = csv.DictWriter(self._main.file, fieldnames=SENTENCE_CSV_COLUMNS, extrasaction="ignore")
+        self._csv = SafeDictWriter(self._main.file, fieldnames=SENTENCE_CSV_COLUMNS, extrasaction="ignore")
         self._csv.writeheader()
 
     def _write_main(self, article, sentences, summary) -> None:

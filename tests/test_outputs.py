@@ -138,7 +138,7 @@ def test_csv_neutralises_formulas(tmp_path):
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["text"].startswith("'=HYPERLINK")
-    assert rows[1]["text"] == "- Bonjour, dit-il."  # a dialogue dash is not a formula
+    assert rows[1]["text"] == "'- Bonjour, dit-il."  # OWASP: any leading - is neutralised (issue 16)
 
 
 # --------------------------------------------------------------------------- HTML
