@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from cadrage.ingest.articles import iter_articles
+from cadrage.io import run_interruptible
 from cadrage.models.artifacts import ModelLoadError
 from cadrage.models.loading import load_model
 from cadrage.outputs import FORMATS, OutputError, format_from_path, open_writer
@@ -54,8 +55,11 @@ def resolve_model(name: str | None, **options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    return run_interruptible("cadrage score", lambda: _run(args))
 
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # deferred: only a scoring run draws a progress bar
 
     try:
         fmt = args.format or ("jsonl" if args.out == "-" else format_from_path(args.out))

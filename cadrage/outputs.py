@@ -386,11 +386,13 @@ class JsonlWriter(_SidecarWriter):
 
     def _write_main(self, article, sentences, summary) -> None:
         out = self._main.file
+        # the article's warnings (encoding guessed, not French…) travel with each of its records
+        warnings = list(article.get("warnings") or [])
         if article.get("error"):
-            out.write(_json(_error_record(article)) + "\n")
+            out.write(_json({**_error_record(article), "warnings": warnings}) + "\n")
             return
         for s in sentences:
-            out.write(_json(_sentence_record(s)) + "\n")
+            out.write(_json({**_sentence_record(s), "warnings": warnings}) + "\n")
 
 
 class CsvWriter(_SidecarWriter):

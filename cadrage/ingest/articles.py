@@ -38,7 +38,7 @@ from cadrage.ingest.readers import (
     read_inputs,
 )
 from cadrage.ingest.segment import segment, segment_many
-from cadrage.io import atomic_output
+from cadrage.io import atomic_output, run_interruptible
 
 UNITS = ("article", "sentence")
 BATCH_ARTICLES = 32  # articles cleaned and segmented together (bounded memory, one spaCy batch)
@@ -294,6 +294,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_interruptible("cadrage ingest", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     n = ok = failed = warned = n_sent = 0
     try:
