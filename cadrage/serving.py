@@ -30,6 +30,7 @@ import numbers
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -164,12 +165,17 @@ def build_articles(records: list) -> list:
     return articles
 
 
-def score_records(scorer, records: list) -> pd.DataFrame:
+def score_rows(scorer, records: list) -> list[dict]:
+    """Output rows (dicts) for validated records."""
     rows = []
     for article, sentences in scorer.score_articles(build_articles(records)):
         if article.error:
             rows.append({"article_id": article.id, "error": article.error})
         rows.extend(sentences)
+    return rows
+
+
+def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     # Object columns keep ints as ints and missing values as None (JSON null, never NaN); a
     # numeric column without missing values (no error row) gets its numeric dtype back.
     out = pd.DataFrame([[row.get(c) for c in OUTPUT_COLUMNS] for row in rows], columns=OUTPUT_COLUMNS, dtype=object)
@@ -180,6 +186,57 @@ def score_records(scorer, records: list) -> pd.DataFrame:
         out[col] = pd.Series([json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else None for v in out[col]],
                              index=out.index, dtype=object)
     return out
+
+
+def score_records(scorer, records: list) -> pd.DataFrame:
+    return rows_to_frame(score_rows(scorer, records))
+
+
+CHUNK_CHARS = 20_000
+"""Text scored per turn of the model lock: a request with long texts is scored a chunk (one or
+more rows, up to this many characters, or one longer row) at a time, so that other requests'
+chunks get their turn in between instead of waiting for the whole long request."""
+DEFAULT_BUDGET_S = 50.0
+BUDGET_ENV = "CADRAGE_REQUEST_BUDGET_S"
+
+
+def request_budget() -> float:
+    """Seconds a request may take ($CADRAGE_REQUEST_BUDGET_S, set by `cadrage serve --timeout`)."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET_S))
+    except ValueError:
+        return DEFAULT_BUDGET_S
+    return value if value > 0 else DEFAULT_BUDGET_S
+
+
+def chunks(records: list, limit: int = CHUNK_CHARS):
+    batch, size = [], 0
+    for rec in records:
+        n = len(rec[2]["text"])
+        if batch and size + n > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(rec)
+        size += n
+    if batch:
+        yield batch
+
+
+class OverBudget(RuntimeError):
+    pass
+
+
+def score_within_budget(scorer, records: list, lock: threading.Lock, budget: float) -> pd.DataFrame:
+    """Score chunk by chunk, taking the lock per chunk; OverBudget once `budget` seconds have
+    passed (the rest is not scored: the worker is free again)."""
+    deadline = time.monotonic() + budget
+    rows: list[dict] = []
+    for chunk in chunks(records):
+        if time.monotonic() > deadline:
+            raise OverBudget(f"the request took more than its {budget:g} s budget; send shorter texts or fewer rows per request")
+        with lock:
+            rows.extend(score_rows(scorer, chunk))
+    return rows_to_frame(rows)
 
 
 def score_frame(scorer, frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,8 +266,13 @@ class CadragePyfunc(mlflow.pyfunc.PythonModel):
         scorer = self.scorer
         if threshold is not None:
             scorer = Scorer(self.model, self.scorer.lexicon, overrides={"loaded_threshold": threshold})
-        with self._lock:
-            return score_records(scorer, records)
+        try:
+            return score_within_budget(scorer, records, self._lock, request_budget())
+        except OverBudget as e:
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED
+
+            raise MlflowException(f"cadrage: {e}", error_code=DEADLINE_EXCEEDED) from None
 
 
 def input_example() -> pd.DataFrame:

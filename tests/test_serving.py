@@ -225,12 +225,15 @@ def test_validation_names_the_problem():
 
 
 def test_serve_wrapper_builds_the_mlflow_command(tmp_path):
+    from cadrage.serve import default_workers
+
     env = _env(f"sqlite:///{tmp_path / 'mlflow.db'}")
     done = subprocess.run([sys.executable, "-m", "cadrage.cli", "serve", "--port", "5123", "--print-command"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (f"MLFLOW_TRACKING_URI=sqlite:///{tmp_path / 'mlflow.db'} {sys.executable} -m mlflow models serve "
-                                   f"-m models:/cadrage@champion --env-manager local -h 127.0.0.1 -p 5123")
+                                   f"-m models:/cadrage@champion --env-manager local -h 127.0.0.1 -p 5123 "
+                                   f"-w {default_workers()} -t 60")
 
 
 def test_serve_wrapper_refuses_a_model_the_registry_lacks(registry):
