@@ -15,6 +15,7 @@ class HeadOutputs:
     techniques: np.ndarray  # (n, n_techniques) independent probabilities
     stance: np.ndarray  # (n, n_stance) probabilities summing to 1
     voice: np.ndarray  # (n, n_voice) probabilities summing to 1
+    cue_spans: list[list[CueSpan]] | None = None  # per sentence, from a cue head; None: the model has none
 
     def __len__(self) -> int:
         return len(self.loaded_logit)
