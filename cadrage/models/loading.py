@@ -33,6 +33,7 @@ class Predictions:
     techniques: np.ndarray  # (n, T)
     stance: np.ndarray  # (n, S)
     voice: np.ndarray  # (n, V)
+    cue_spans: list | None = None  # per sentence [(start, end, confidence)] from a cue head, else None
 
 
 class CadrageModel:
@@ -52,7 +53,7 @@ class CadrageModel:
 
     def predict(self, texts: list[str]) -> Predictions:
         raw: HeadOutputs = self.backend.outputs(list(texts))
-        return Predictions(self.calibration(raw.loaded_logit), raw.techniques, raw.stance, raw.voice)
+        return Predictions(self.calibration(raw.loaded_logit), raw.techniques, raw.stance, raw.voice, raw.cue_spans)
 
 
 RUNTIMES = ("torch", "onnx")
