@@ -105,6 +105,7 @@ class _Precomputed:
     def __init__(self, model, texts: list[str], predictions):
         self._model, self._texts, self._predictions = model, texts, predictions
         self.schema, self.thresholds, self.lexicon_path = model.schema, model.thresholds, model.lexicon_path
+        self.card = model.card
 
     def predict(self, texts: list[str]):
         if list(texts) != self._texts:
