@@ -7,6 +7,8 @@ import time
 import json
 from pathlib import Path
 
+import pytest
+
 from cadrage.ingest.articles import _sentences_of
 from cadrage.ingest.clean import clean_text
 from cadrage.ingest.segment import get_nlp, segment
@@ -44,6 +46,7 @@ def test_processing_time_grows_linearly_on_one_long_line():
         assert large / max(small, 1e-3) < 8, (unit[:20], small, large)
 
 
+@pytest.mark.slow  # ~10-20 s: a real 2 MB subprocess run
 def test_two_megabyte_single_line_file_ingests_in_seconds(tmp_path):
     path = tmp_path / "one-line.txt"
     path.write_text("Titre de l'article\n\n" + _one_line(UNIT, 2_000_000), encoding="utf-8")
