@@ -13,6 +13,16 @@ from cadrage.models.tiny import TinyEncoderConfig
 
 
 @dataclass
+class RealTextConfig:
+    """Real text from ../shared/real in training (cadrage.training.realdata); skipped with a
+    warning when it is absent. real-test is never used."""
+
+    wikinews_negatives: int = 0  # unannotated Wikinews sentences added to train as loaded=0
+    tune_on_real_dev: bool = False  # calibrate and tune thresholds on authored dev + real-dev
+    seed: int = 13
+
+
+@dataclass
 class DataConfig:
     train: str = "data/prepared/train.jsonl"
     dev: str = "data/prepared/dev.jsonl"
@@ -21,6 +31,7 @@ class DataConfig:
     schema: str = "configs/labels.yaml"
     techniques: Any = "default"  # "default", "all", or a list of technique names
     lexicon: str = "data/lexicon.csv"
+    real: RealTextConfig = field(default_factory=RealTextConfig)
 
 
 @dataclass

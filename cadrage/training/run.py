@@ -28,6 +28,7 @@ from cadrage.schema import LabelSchema, label_schema, load_schema_file
 from cadrage.semeval import read_semeval
 from cadrage.serving import log_pyfunc
 from cadrage.training.config import RunConfig, to_dict
+from cadrage.training.realdata import real_dev_rows, wikinews_negatives
 
 log = logging.getLogger("cadrage.train")
 
@@ -109,6 +110,11 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
     `provenance` is stored in the model card as is (the default model records its sources)."""
     schema = label_schema(cfg.data.techniques, project_path(cfg.data.schema))
     splits = load_splits(cfg, schema)
+    negatives = wikinews_negatives(cfg.data.real.wikinews_negatives, cfg.data.real.seed)
+    splits.train = splits.train + negatives
+    real_dev = real_dev_rows() if cfg.data.real.tune_on_real_dev else []
+    # Calibration and thresholds: the authored dev split, plus the real-dev documents when asked.
+    tuning = splits.dev + real_dev
     lexicon_path = project_path(cfg.data.lexicon)
     mlflow = tracking.setup(cfg.tracking.tracking_uri)
     experiment_id = tracking.ensure_experiment(cfg.tracking.experiment)
@@ -124,15 +130,20 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             "dataset_fingerprint": splits.fingerprint, "backend": cfg.model.backend,
             "git_revision": git_revision() or "unknown",
             "n_train": len(splits.train), "n_dev": len(splits.dev), "n_test": len(splits.test or []),
+            "n_real_negatives": len(negatives), "n_real_dev_tuning": len(real_dev),
         })
         backend, write_weights = fit_backend(cfg, schema, splits, lexicon_path)
 
-        dev_out = backend.outputs([r["text"] for r in splits.dev])
-        dev_loaded = [(r["loaded"], s) for r, s in zip(splits.dev, dev_out.loaded_logit) if r["loaded"] is not None]
-        calibration = Calibration(**fit_calibration(np.array([y for y, _ in dev_loaded]), np.array([s for _, s in dev_loaded])))
-        thresholds = tune_thresholds(splits.dev, calibration(dev_out.loaded_logit), dev_out.techniques, schema)
-        metrics = {"dev": head_metrics(splits.dev, calibration(dev_out.loaded_logit), dev_out.techniques, dev_out.stance,
-                                       dev_out.voice, thresholds, schema)}
+        tune_out = backend.outputs([r["text"] for r in tuning])
+        tune_loaded = [(r["loaded"], s) for r, s in zip(tuning, tune_out.loaded_logit) if r["loaded"] is not None]
+        calibration = Calibration(**fit_calibration(np.array([y for y, _ in tune_loaded]), np.array([s for _, s in tune_loaded])))
+        thresholds = tune_thresholds(tuning, calibration(tune_out.loaded_logit), tune_out.techniques, schema)
+        n_dev = len(splits.dev)
+        metrics = {"dev": head_metrics(splits.dev, calibration(tune_out.loaded_logit[:n_dev]), tune_out.techniques[:n_dev],
+                                       tune_out.stance[:n_dev], tune_out.voice[:n_dev], thresholds, schema)}
+        if real_dev:
+            metrics["real_dev"] = head_metrics(real_dev, calibration(tune_out.loaded_logit[n_dev:]), tune_out.techniques[n_dev:],
+                                               tune_out.stance[n_dev:], tune_out.voice[n_dev:], thresholds, schema)
         if splits.test:
             metrics["test"] = evaluate_split(backend, splits.test, calibration, thresholds, schema)
         mlflow.log_metrics({f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()})
@@ -146,6 +157,7 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             "calibration": {"coef": calibration.coef, "intercept": calibration.intercept},
             "metrics": metrics,
             "dataset_fingerprint": splits.fingerprint,
+            "real_text": {"wikinews_negatives": len(negatives), "real_dev_tuning_rows": len(real_dev)},
             "mlflow_run_id": active.info.run_id,
             "config": config_dict,
             **({"provenance": provenance} if provenance else {}),
