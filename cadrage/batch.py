@@ -16,12 +16,13 @@ from cadrage.outputs import FORMATS, OutputError, format_from_path, open_writer
 from cadrage.reliability import RatingsError, load_ratings
 from cadrage.scoring import Scorer
 from cadrage.tracking import resolve_model_dir
-from cadrage.training.default_model import default_model_dir
+from cadrage.training.default_model import BUILT_IN, default_model_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs, or - for JSONL on stdin")
-    parser.add_argument("--model", help="model directory, models:/cadrage@alias or runs:/ID/model (default: the embedded model)")
+    parser.add_argument("--model", help="a built-in model (default, linear: built on first use), a model directory, "
+                        "models:/cadrage@alias or runs:/ID/model (default: the embedded default model)")
     parser.add_argument("--unit", choices=("article", "sentence"), default="article",
                         help="sentence: each input record is one sentence (no segmentation)")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's extension, else jsonl)")
@@ -49,8 +50,8 @@ def article_fields(article: Any) -> dict:
 def resolve_model(name: str | None, **options):
     """Load the model before any work starts, so that a bad --model fails fast."""
 
-    if name is None:
-        return load_model(default_model_dir(), **options)
+    if name is None or name in BUILT_IN:
+        return load_model(default_model_dir(name or "default"), **options)
     return load_model(resolve_model_dir(name), **options)
 
 

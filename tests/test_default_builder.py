@@ -30,12 +30,12 @@ def builds(tmp_path, monkeypatch) -> list[dict]:
 
 
 def test_built_once_then_reused_then_rebuilt_when_the_sources_change(builds, monkeypatch, capsys):
-    monkeypatch.setattr(default_model, "sources_fingerprint", lambda: "corpus-a")
+    monkeypatch.setattr(default_model, "sources_fingerprint", lambda name="default": "corpus-a")
     first = default_model.default_model_dir()
     assert builds == [{"sources": "corpus-a"}]
     assert "no default model yet" in capsys.readouterr().err
     assert default_model.default_model_dir() == first and len(builds) == 1
-    monkeypatch.setattr(default_model, "sources_fingerprint", lambda: "corpus-b")
+    monkeypatch.setattr(default_model, "sources_fingerprint", lambda name="default": "corpus-b")
     assert default_model.default_model_dir() == first
     assert builds[-1] == {"sources": "corpus-b"}
     assert "changed since the default model was built" in capsys.readouterr().err
@@ -54,3 +54,13 @@ def test_sources_fingerprint_follows_the_corpus(tmp_path, monkeypatch):
     before = default_model.sources_fingerprint()
     (tmp_path / "data" / "authored" / "part.jsonl").write_text('{"text": "x"}', encoding="utf-8")
     assert default_model.sources_fingerprint() != before
+
+
+def test_linear_is_a_built_in_model_of_its_own(builds, monkeypatch):
+    monkeypatch.setattr(default_model, "sources_fingerprint", lambda name="default": f"corpus-{name}")
+    linear = default_model.default_model_dir("linear")
+    default = default_model.default_model_dir("default")
+    assert linear != default and linear.name == "linear"
+    assert builds == [{"sources": "corpus-linear"}, {"sources": "corpus-default"}]
+    with pytest.raises(ValueError, match="unknown built-in model"):
+        default_model.default_model_dir("bert")

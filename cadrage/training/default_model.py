@@ -1,5 +1,7 @@
-"""The embedded default model: built from the shipped corpus on first use, then reused until the
-shipped corpus, lexicon, label set, configuration or lexicon features change."""
+"""The built-in models, by name: `default` (the embedded default, configs/default.yaml) and
+`linear` (the fast option, configs/linear.yaml). Each is built from the shipped corpus (and the
+real-text set when ../shared/real is there and its config asks for it) on first use, then reused
+until what it is built from changes."""
 from __future__ import annotations
 
 import sys
@@ -10,17 +12,20 @@ from cadrage.models.artifacts import ModelLoadError, read_card
 from cadrage.models.linear import LexiconFeatures
 from cadrage.paths import ROOT
 from cadrage.prepare import params_from_file, prepared_splits, write_splits
+from cadrage.realtext import real_dir
 from cadrage.training.config import load_config
 from cadrage.training.run import run
 
-DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
-SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "configs/default.yaml", "params.yaml")
+BUILD_TIME = {"linear": "about a minute", "transformer": "about 15 minutes"}
+BUILT_IN = {"default": ROOT / "configs" / "default.yaml", "linear": ROOT / "configs" / "linear.yaml"}
+SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "params.yaml", "data/real")
 
 
-def sources_fingerprint() -> str:
-    """Digest of everything the default model is built from."""
-
-    return f"{files_fingerprint([ROOT / p for p in SOURCES])}-f{LexiconFeatures.VERSION}"
+def sources_fingerprint(name: str = "default") -> str:
+    """Digest of everything the built-in model `name` is built from: the shipped files, its
+    config, the lexicon-feature version, and whether the shared real text is there."""
+    files = [ROOT / p for p in SOURCES] + [BUILT_IN[name]]
+    return f"{files_fingerprint(files)}-f{LexiconFeatures.VERSION}-real{int(real_dir().is_dir())}"
 
 
 def _built_from(model_dir: Path) -> str | None:
@@ -31,24 +36,26 @@ def _built_from(model_dir: Path) -> str | None:
     return (card.get("provenance") or {}).get("sources")
 
 
-def default_model_dir() -> Path:
-    """The default model's directory, training (and registering) it first if it is absent or
-    was built from other sources than the shipped ones."""
-
-    cfg = load_config(DEFAULT_CONFIG)
+def default_model_dir(name: str = "default") -> Path:
+    """The built-in model's directory, training (and registering, for `default`) it first if it
+    is absent or was built from other sources than the shipped ones."""
+    if name not in BUILT_IN:
+        raise ValueError(f"unknown built-in model {name!r} (expected one of {sorted(BUILT_IN)})")
+    cfg = load_config(BUILT_IN[name])
     model_dir = ROOT / cfg.output_dir
-    sources = sources_fingerprint()
+    sources = sources_fingerprint(name)
     built_from = _built_from(model_dir)
     if built_from == sources:
         return model_dir
 
-    why = "no default model yet" if not (model_dir / "cadrage.json").is_file() else \
-        "the shipped corpus, lexicon or configuration changed since the default model was built"
-    print(f"cadrage: {why}; building it from the shipped corpus (about a minute)…", file=sys.stderr)
+    why = f"no {name} model yet" if not (model_dir / "cadrage.json").is_file() else \
+        f"the shipped corpus, lexicon or configuration changed since the {name} model was built"
+    print(f"cadrage: {why}; building it from the shipped corpus ({BUILD_TIME.get(cfg.model.backend, 'a few minutes')} on 2 cores)…",
+          file=sys.stderr)
     params = params_from_file(ROOT / "params.yaml")
     write_splits(prepared_splits(params), ROOT / params.out)
     result = run(cfg, provenance={"sources": sources})
     metrics = result["metrics"]["dev"]
-    print(f"cadrage: default model saved to {model_dir} (dev loaded F1 {metrics.get('loaded_f1', 0):.3f}, "
+    print(f"cadrage: {name} model saved to {model_dir} (dev loaded F1 {metrics.get('loaded_f1', 0):.3f}, "
           f"registered as {result.get('registry', {}).get('alias', 'unregistered')})", file=sys.stderr)
     return model_dir
