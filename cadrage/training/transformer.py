@@ -170,11 +170,18 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     )
 
     def compute_metrics(pred):
+        # Rows come back in the eval sampler's order (length-grouped, not the dev file's), so the
+        # gold labels are read from label_ids, which follow the same order as the predictions.
         tech, loaded, stance, voice = pred.predictions[:4]
+        tech_y, loaded_y, stance_y, voice_y = pred.label_ids[:4]
+        rows = [{"loaded": None if loaded_y[i] == IGNORE else int(loaded_y[i]),
+                 "techniques": None if tech_y[i][0] == IGNORE else [t for j, t in enumerate(schema.techniques) if tech_y[i][j] == 1],
+                 "stance": None if stance_y[i] == IGNORE else schema.stance_labels[int(stance_y[i])],
+                 "voice": None if voice_y[i] == IGNORE else schema.voice_labels[int(voice_y[i])]} for i in range(len(loaded_y))]
         half = {"loaded": 0.5, "techniques": {t: 0.5 for t in schema.techniques}}
         sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
         soft = lambda x: np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
-        return head_metrics(splits.dev, sig(loaded), sig(tech), soft(stance), soft(voice), half, schema)
+        return head_metrics(rows, sig(loaded), sig(tech), soft(stance), soft(voice), half, schema)
 
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds,
                       data_collator=Collator(tokenizer.pad_token_id), compute_metrics=compute_metrics,
