@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, split_overrides
 
-from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.artifacts import CARD, MANIFEST, ModelLoadError, build_manifest
 from cadrage.models.loading import load_model
 from cadrage.training.config import ConfigError, TrainError, load_config
 from cadrage.training.run import run
@@ -134,6 +134,10 @@ def test_linear_model_with_other_lexicon_features_is_refused_at_load(linear_run,
     state = sio.load(path, trusted=sio.get_untrusted_types(file=path))
     del state["lexicon_features_version"]  # what models saved before the version was recorded hold
     sio.dump(state, path)
+    # a consistent directory (its manifest rewritten), so that the version check is what refuses it
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    card[MANIFEST] = build_manifest(copy)
+    (copy / CARD).write_text(json.dumps(card), encoding="utf-8")
     with pytest.raises(ModelLoadError, match=r"lexicon features v1, this code computes v2; retrain"):
         load_model(copy)
 
