@@ -16,7 +16,7 @@ from cadrage.realtext import real_dir
 from cadrage.training.config import load_config
 from cadrage.training.run import run
 
-BUILD_TIME = {"linear": "about a minute", "transformer": "about 15 minutes"}
+BUILD_TIME = {"linear": "about 2 minutes", "transformer": "about 15 minutes"}
 BUILT_IN = {"default": ROOT / "configs" / "default.yaml", "linear": ROOT / "configs" / "linear.yaml"}
 SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "params.yaml", "data/real")
 
