@@ -2,6 +2,7 @@
 scale it out with no code change); checkpoints every epoch, `training.resume=true` resumes."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -163,7 +164,8 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
         label_names=LABEL_NAMES,
         remove_unused_columns=False,
         report_to=[],
-        disable_tqdm=True,
+        # The Trainer's progress bar (steps, elapsed, ETA) on an interactive terminal; quiet in logs and CI.
+        disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
         # Batches of similar lengths: dynamic padding then wastes little compute on pad tokens.
         train_sampling_strategy="group_by_length" if cfg.training.group_by_length else "random",
