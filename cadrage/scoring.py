@@ -67,7 +67,7 @@ class Scorer:
         self.model = model
         self.with_model_cues = model_cues
         # Whether a cue head's spans also decide the voice (by where they sit) when the lexicon
-        # has no cue; the model card says what measurement chose, a caller may override it.
+        # has no cue: the card's `cue_voice` (training's model.cue_voice), unless a caller says.
         self.cue_voice = bool(model.card.get("cue_voice", False) if cue_voice is None else cue_voice)
         self.schema = model.schema
         self.lexicon = lexicon or Lexicon.from_csv(model.lexicon_path)
@@ -103,11 +103,15 @@ class Scorer:
             model_reported = float(pred.voice[i, self._reported]) if self._reported is not None else 0.0
             voices.append(combined_voice(voice_cues[i], analysis.reported, rule, model_reported, own_loaded.get(i)))
         flagged = [bool(loaded[i] >= self.loaded_threshold and voices[i] == "author") for i in range(len(texts))]
-        # Model cues explain flagged sentences only (they cost one model call per content word),
-        # and come after the voice: deciding the voice from them raised the dev hard-negative
-        # false-alarm rate from 0.09 to 0.25 (they often land on attribution verbs).
-        model_cues = dict(head_cues) if self.with_model_cues else {}
-        if self.with_model_cues and pred.cue_spans is None:
+        # A cue head's spans cost nothing more and are shown for every loaded sentence. Without a
+        # cue head, occlusion cues explain flagged sentences only (one model call per content word),
+        # after the voice: deciding the voice from them raised the dev hard-negative false-alarm
+        # rate from 0.09 to 0.25 (they often land on attribution verbs).
+        if not self.with_model_cues:
+            model_cues = {}
+        elif pred.cue_spans is not None:
+            model_cues = head_cues
+        else:
             model_cues = self.model_cues(texts, [i for i in range(len(texts)) if flagged[i] and not cues[i]],
                                          loaded, pred.techniques)
         out = []

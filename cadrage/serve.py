@@ -22,14 +22,14 @@ from cadrage.tracking import tracking_uri
 DEFAULT_MODEL = "models:/cadrage@champion"
 DEFAULT_TIMEOUT = 60
 BUDGET_ENV = "CADRAGE_REQUEST_BUDGET_S"  # read by cadrage.serving.request_budget (not imported: it loads mlflow)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5001
 
 
 def default_workers() -> int:
     """Enough uvicorn workers that one long request does not stall the others: 2 to 4, one per
     core (each worker holds its own copy of the model)."""
     return max(2, min(4, os.cpu_count() or 2))
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5001
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -86,7 +86,10 @@ def test_tiny_encoder_with_a_cue_head_trains_reloads_identically_and_exports(sma
     out = tmp_path / "tiny-cues"
     assert main(["--config", str(ROOT / "configs" / "tiny.yaml"), *split_overrides(small_splits, out),
                  "model.tiny.vocab_size=800", "training.batch_size=16", "training.max_steps=12",
-                 "model.cue_head=true", "model.pooling=mean", "model.freeze=embeddings"]) == 0
+                 "model.cue_head=true", "model.cue_voice=true", "model.pooling=mean", "model.freeze=embeddings"]) == 0
+    from cadrage.models.artifacts import read_card
+
+    assert read_card(out)["cue_voice"] is True  # the Scorer reads it from the card
     texts = [
         "Les va-t-en-guerre attisent la peur.", "Le conseil municipal a voté le budget mardi soir."]
     a = load_model(out).predict(texts)

@@ -189,6 +189,15 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+def _how(detected: bool) -> str:
+    return "detected" if detected else "the detector was unsure; French text is usually in this encoding"
+
+
+def _decoded_as(name: str, encoding: str, how: str) -> str:
+    """The warning for input that was not UTF-8."""
+    return f"{name}: not valid UTF-8; decoded as {codecs.lookup(encoding).name} ({how})"
+
+
 def decode_bytes(data: bytes, name: str) -> tuple[str, list[str]]:
     """Text and warnings; InputError for binary or undecodable content. UTF-8 first (a BOM
     decides when there is one), then BOM-less UTF-16, then `choose_encoding`."""
@@ -205,7 +214,7 @@ def decode_bytes(data: bytes, name: str) -> tuple[str, list[str]]:
         except UnicodeDecodeError:
             text = None
         if text is not None and _printable_ratio(text[:_SAMPLE]) >= 0.95:
-            return text, [f"{name}: not valid UTF-8; decoded as {utf16} (no byte-order mark)"]
+            return text, [_decoded_as(name, utf16, "no byte-order mark")]
     if b"\x00" in data[:_SAMPLE]:
         raise InputError(f"{name}: binary file (NUL bytes), not text")
     try:
@@ -219,9 +228,7 @@ def decode_bytes(data: bytes, name: str) -> tuple[str, list[str]]:
         text = data.decode(enc, errors="replace")
     if _printable_ratio(text[:_SAMPLE]) < 0.95:
         raise InputError(f"{name}: binary file (mostly non-printable characters)")
-    pretty = codecs.lookup(enc).name
-    how = "detected" if detected else "the detector was unsure; French text is usually in this encoding"
-    return text, [f"{name}: not valid UTF-8; decoded as {pretty} ({how})"]
+    return text, [_decoded_as(name, enc, _how(detected))]
 
 
 def _read_limited(path: str, max_bytes: int) -> bytes:
@@ -501,10 +508,10 @@ def _detect_stream_encoding(fh: BinaryIO, path: str) -> tuple[str, list[str]]:
     fh.seek(0)
     for bom, enc in _BOMS:
         if sample.startswith(bom):
-            return ("utf-8-sig" if enc == "utf-8-sig" else enc), []
+            return enc, []
     utf16 = _utf16_without_bom(sample)
     if utf16 is not None:
-        return utf16, [f"{path}: not valid UTF-8; decoded as {utf16} (no byte-order mark)"]
+        return utf16, [_decoded_as(path, utf16, "no byte-order mark")]
     if b"\x00" in sample:
         raise InputError(f"{path}: binary file (NUL bytes), not text")
     try:
@@ -513,62 +520,67 @@ def _detect_stream_encoding(fh: BinaryIO, path: str) -> tuple[str, list[str]]:
     except UnicodeDecodeError:
         pass
     enc, detected = choose_encoding(sample)
-    how = "detected" if detected else "the detector was unsure; French text is usually in this encoding"
-    return enc, [f"{path}: not valid UTF-8; decoded as {codecs.lookup(enc).name} ({how})"]
+    return enc, [_decoded_as(path, enc, _how(detected))]
 
 
-def _read_csv(path: str, max_bytes: int) -> Iterator[RawDocument]:
+def _open_binary(path: str, fmt: str, read) -> Iterator[RawDocument]:
+    """`read(file)`'s documents for the file at `path`, opened in binary; one error record when it
+    cannot be opened."""
     try:
         fh = open(path, "rb")
     except OSError as e:
-        yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: cannot read ({e.strerror or e})")
+        yield RawDocument(id=path, path=path, fmt=fmt, error=f"{path}: cannot read ({e.strerror or e})")
         return
     with fh:
+        yield from read(fh)
+
+
+def _read_csv(fh: BinaryIO, path: str, max_bytes: int) -> Iterator[RawDocument]:
+    try:
+        enc, warns = _detect_stream_encoding(fh, path)
+    except InputError as e:
+        yield RawDocument(id=path, path=path, fmt=CSV, error=str(e))
+        return
+    text = io.TextIOWrapper(fh, encoding=enc, errors="replace", newline="")
+    sample = text.read(_SAMPLE)
+    text.seek(0)
+    if not sample.strip():
+        yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: empty file")
+        return
+    try:
+        delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    csv.field_size_limit(max(max_bytes, 1 << 17))
+    reader = csv.reader(text, csv.excel, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (csv.Error, StopIteration) as e:
+        yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: unreadable CSV header ({e})")
+        return
+    cols = [h.strip().lstrip("\ufeff").lower() for h in header]
+    if "text" not in cols:
+        yield RawDocument(id=path, path=path, fmt=CSV,
+                          error=f"{path}: CSV has no 'text' column (columns: {', '.join(cols) or 'none'})")
+        return
+    any_row = False
+    while True:
+        start = reader.line_num + 1
         try:
-            enc, warns = _detect_stream_encoding(fh, path)
-        except InputError as e:
-            yield RawDocument(id=path, path=path, fmt=CSV, error=str(e))
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            yield RawDocument(id=f"{path}:{start}", path=path, line=start, fmt=CSV,
+                              error=f"{path}:{start}: malformed CSV row ({e}); rest of the file skipped")
             return
-        text = io.TextIOWrapper(fh, encoding=enc, errors="replace", newline="")
-        sample = text.read(_SAMPLE)
-        text.seek(0)
-        if not sample.strip():
-            yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: empty file")
-            return
-        try:
-            delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-        csv.field_size_limit(max(max_bytes, 1 << 17))
-        reader = csv.reader(text, csv.excel, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except (csv.Error, StopIteration) as e:
-            yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: unreadable CSV header ({e})")
-            return
-        cols = [h.strip().lstrip("\ufeff").lower() for h in header]
-        if "text" not in cols:
-            yield RawDocument(id=path, path=path, fmt=CSV,
-                              error=f"{path}: CSV has no 'text' column (columns: {', '.join(cols) or 'none'})")
-            return
-        any_row = False
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as e:
-                yield RawDocument(id=f"{path}:{start}", path=path, line=start, fmt=CSV,
-                                  error=f"{path}:{start}: malformed CSV row ({e}); rest of the file skipped")
-                return
-            if not any(c.strip() for c in row):
-                continue
-            any_row = True
-            obj = dict(zip(cols, row))
-            yield from_mapping(obj, rid=f"{path}:{start}", path=path, line=start, fmt=CSV, warnings=warns)
-        if not any_row:
-            yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: CSV has a header but no rows")
+        if not any(c.strip() for c in row):
+            continue
+        any_row = True
+        obj = dict(zip(cols, row))
+        yield from_mapping(obj, rid=f"{path}:{start}", path=path, line=start, fmt=CSV, warnings=warns)
+    if not any_row:
+        yield RawDocument(id=path, path=path, fmt=CSV, error=f"{path}: CSV has a header but no rows")
 
 
 def read_inputs(paths: Iterable[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -581,14 +593,8 @@ def read_inputs(paths: Iterable[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from _read_jsonl(stream, "-", max_bytes, "<stdin>")
         elif fmt == JSONL:
-            try:
-                fh = open(path, "rb")
-            except OSError as e:
-                yield RawDocument(id=path, path=path, fmt=JSONL, error=f"{path}: cannot read ({e.strerror or e})")
-                continue
-            with fh:
-                yield from _read_jsonl(fh, path, max_bytes, path)
+            yield from _open_binary(path, JSONL, lambda fh: _read_jsonl(fh, path, max_bytes, path))
         elif fmt == CSV:
-            yield from _read_csv(path, max_bytes)
+            yield from _open_binary(path, CSV, lambda fh: _read_csv(fh, path, max_bytes))
         else:
             yield _read_file_document(path, fmt, max_bytes)

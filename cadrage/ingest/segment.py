@@ -97,14 +97,9 @@ class _Line:
         return bisect.bisect_left(self.quotes, pos) % 2 == 0
 
 
-def _straight_quote_opens(line: str, pos: int) -> bool:
-    return line.count('"', 0, pos) % 2 == 0
-
-
-def _adjust(line: str | _Line, p: int) -> int | None:
+def _adjust(info: _Line, p: int) -> int | None:
     """Move a candidate sentence start to where it belongs, or None to veto it. Only looks at a
     bounded window around `p` (no slicing of the line), so a line's candidates cost linear time."""
-    info = line if isinstance(line, _Line) else _Line(line)
     line = info.text
     opens = info.straight_quote_opens
     n = len(line)

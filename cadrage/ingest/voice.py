@@ -284,21 +284,9 @@ class _Scan:
     def __init__(self, toks: list[_Tok]):
         self.toks = toks
         self._next: dict[str, list[int]] = {}
-
-    def _build(self, name: str, pred) -> list[int]:
-        if name not in self._next:
-            n = len(self.toks)
-            nxt = [n] * (n + 1)
-            for k in range(n - 1, -1, -1):
-                nxt[k] = k if pred(k) else nxt[k + 1]
-            self._next[name] = nxt
-        return self._next[name]
-
-    def next(self, name: str, k: int) -> int:
-        """First index >= k where the rule `name` stops (len(toks) if none)."""
-        toks = self.toks
         n = len(toks)
-        preds = {
+        # where each rule stops: token j ends what the rule scans
+        self._stops = {
             "semicolon": lambda j: toks[j].text == ";",
             "reported_end": lambda j: toks[j].text == ";" or (
                 toks[j].text == "," and j + 1 < n and _is_gerund_or_source(toks[j + 1].low)),
@@ -308,7 +296,17 @@ class _Scan:
                 toks[j].text == "," and j + 1 < n and (
                     _is_gerund_or_source(toks[j + 1].low) or toks[j + 1].low in _CLAUSE_AFTER_COMMA)),
         }
-        return self._build(name, preds[name])[min(max(k, 0), n)]
+
+    def next(self, name: str, k: int) -> int:
+        """First index >= k where the rule `name` stops (len(toks) if none)."""
+        n = len(self.toks)
+        if name not in self._next:
+            stops = self._stops[name]
+            nxt = [n] * (n + 1)
+            for j in range(n - 1, -1, -1):
+                nxt[j] = j if stops(j) else nxt[j + 1]
+            self._next[name] = nxt
+        return self._next[name][min(max(k, 0), n)]
 
     def uppers(self, a: int, b: int) -> bool:
         """Does a token in toks[a:b] start with a capital?"""
@@ -332,8 +330,8 @@ class _Scan:
         return self._next["prev_semicolon"][min(max(k, 0), len(self.toks))]
 
 
-def _clause_end(toks: list[_Tok], i: int, n: int, scan: _Scan | None = None) -> int:
-    j = (scan or _Scan(toks)).next("semicolon", i)
+def _clause_end(toks: list[_Tok], i: int, n: int, scan: _Scan) -> int:
+    j = scan.next("semicolon", i)
     return toks[j].start if j < len(toks) else n
 
 
@@ -348,10 +346,10 @@ def _find_que(toks: list[_Tok], j: int, window: int = 16) -> int | None:
     return None
 
 
-def _reported_end(toks: list[_Tok], i: int, n: int, scan: _Scan | None = None) -> int:
+def _reported_end(toks: list[_Tok], i: int, n: int, scan: _Scan) -> int:
     """End of what a preposed verb at i reports: `;`, or a comma that opens another attribution
     (`, prétextant …`, `, selon …`), else the end of the sentence."""
-    k = (scan or _Scan(toks)).next("reported_end", i + 1)
+    k = scan.next("reported_end", i + 1)
     return toks[k].start if k < len(toks) else n
 
 
@@ -576,18 +574,17 @@ def _subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
     return out
 
 
-def _source_incise(toks: list[_Tok], i: int, scan: _Scan | None = None) -> bool:
+def _source_incise(toks: list[_Tok], i: int, scan: _Scan) -> bool:
     """`…, citant Sky News, …`: a gerund naming a source (capitalised, up to a comma)."""
     if i == 0 or toks[i - 1].text != ",":
         return False
-    scan = scan or _Scan(toks)
     j = scan.next("incise_end", i + 1)
     return j < len(toks) and toks[j].text == "," and scan.uppers(i + 1, j)
 
 
-def _clause_start_reported(toks: list[_Tok], g_start: int, scan: _Scan | None = None) -> int:
+def _clause_start_reported(toks: list[_Tok], g_start: int, scan: _Scan) -> int:
     """Start of what a postposed attribution reports: after the last `;` before it, else 0."""
-    k = (scan or _Scan(toks)).last_semicolon_before(g_start)
+    k = scan.last_semicolon_before(g_start)
     return toks[k].end if k is not None else 0
 
 

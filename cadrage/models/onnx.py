@@ -120,8 +120,7 @@ def _session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def _max_diff(path: Path, probe: dict[str, np.ndarray], reference: list[np.ndarray]) -> float:
-    outputs = list(OUTPUTS) + ([CUE_OUTPUT] if len(reference) > len(OUTPUTS) else [])
+def _max_diff(path: Path, probe: dict[str, np.ndarray], reference: list[np.ndarray], outputs: list[str]) -> float:
     got = _session(path).run(outputs, probe)
     return max(float(np.abs(a - b).max()) for a, b in zip(got, reference))
 
@@ -175,12 +174,13 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
         axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
         outputs = list(OUTPUTS) + ([CUE_OUTPUT] if backend.model.cues is not None else [])
         axes.update({name: {0: "batch"} for name in OUTPUTS})
-        axes[CUE_OUTPUT] = {0: "batch", 1: "sequence"}
+        if CUE_OUTPUT in outputs:
+            axes[CUE_OUTPUT] = {0: "batch", 1: "sequence"}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(heads, dummy, str(raw), dynamo=False, input_names=list(INPUTS), output_names=outputs,
                               dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
-        diff = _max_diff(raw, probe, reference)
+        diff = _max_diff(raw, probe, reference, outputs)
         if diff > tolerance:
             raise OnnxExportError(f"the exported graph differs from PyTorch by {diff:.2e} (> {tolerance})")
         log(f"exported {raw.stat().st_size / 1e6:.0f} MB graph (max |ONNX - PyTorch| = {diff:.1e})")
@@ -195,7 +195,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
                                          hidden_size=config.hidden_size, opt_level=0)
                     fused = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
                     opt.save_model_to_file(str(work / "optimized.onnx"))
-                opt_diff = _max_diff(work / "optimized.onnx", probe, reference)
+                opt_diff = _max_diff(work / "optimized.onnx", probe, reference, outputs)
                 if opt_diff <= tolerance:
                     graph, optimized, diff = work / "optimized.onnx", True, opt_diff
                     log(f"fused {fused} (max |ONNX - PyTorch| = {opt_diff:.1e})")
@@ -206,7 +206,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, quantize: str | None
         if quantize == "int8":
             _quantize_int8(graph, work / "int8.onnx")
             graph = work / "int8.onnx"
-            diff = _max_diff(graph, probe, reference)
+            diff = _max_diff(graph, probe, reference, outputs)
             log(f"int8 dynamic quantization: {graph.stat().st_size / 1e6:.0f} MB (max |int8 - fp32| = {diff:.3f} on the probe)")
 
         onnx_card = {

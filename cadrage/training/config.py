@@ -48,6 +48,9 @@ class ModelConfig:
     # (only the heads learn: the "frozen encoder + linear head" model).
     freeze: str = "none"  # none | embeddings | encoder
     cue_head: bool = False  # a token-level head trained on the corpus' cue spans
+    # with a cue head: its spans also decide the voice (inside quotes/attributions -> reported);
+    # written into the model card, read by the Scorer
+    cue_voice: bool = False
 
 
 @dataclass

@@ -158,6 +158,7 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             "metrics": metrics,
             "dataset_fingerprint": splits.fingerprint,
             "real_text": {"wikinews_negatives": len(negatives), "real_dev_tuning_rows": len(real_dev)},
+            "cue_voice": bool(cfg.model.cue_head and cfg.model.cue_voice),
             "mlflow_run_id": active.info.run_id,
             "config": config_dict,
             **({"provenance": provenance} if provenance else {}),

@@ -25,7 +25,9 @@ from cadrage.paths import project_path
 from cadrage.schema import LabelSchema
 from cadrage.training.config import RunConfig, TrainError
 
-LABEL_NAMES = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels", "cue_labels"]
+SENTENCE_LABELS = ["technique_labels", "loaded_labels", "stance_labels", "voice_labels"]
+TOKEN_LABELS = "cue_labels"  # one per token: padded with IGNORE like the ids
+LABEL_NAMES = SENTENCE_LABELS + [TOKEN_LABELS]
 
 
 def cue_tags(row: dict, offsets: list[tuple[int, int]]) -> list[int]:
@@ -56,7 +58,7 @@ def encode_rows(rows: list[dict], tokenizer, schema: LabelSchema, max_length: in
             "loaded_labels": IGNORE if r["loaded"] is None else r["loaded"],
             "stance_labels": IGNORE if r["stance"] is None else schema.stance_labels.index(r["stance"]),
             "voice_labels": IGNORE if r["voice"] is None else schema.voice_labels.index(r["voice"]),
-            "cue_labels": cue_tags(r, enc["offset_mapping"][i]),
+            TOKEN_LABELS: cue_tags(r, enc["offset_mapping"][i]),
         })
     return out
 
@@ -75,11 +77,11 @@ class Collator:
             ids[i, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
             mask[i, : len(f["input_ids"])] = 1
         batch = {"input_ids": ids, "attention_mask": mask}
-        for name in LABEL_NAMES[:-1]:
+        for name in SENTENCE_LABELS:
             batch[name] = torch.tensor([f[name] for f in features])
-        batch["cue_labels"] = torch.full((len(features), width), IGNORE, dtype=torch.long)
+        batch[TOKEN_LABELS] = torch.full((len(features), width), IGNORE, dtype=torch.long)
         for i, f in enumerate(features):
-            batch["cue_labels"][i, : len(f["cue_labels"])] = torch.tensor(f["cue_labels"])
+            batch[TOKEN_LABELS][i, : len(f[TOKEN_LABELS])] = torch.tensor(f[TOKEN_LABELS])
         return batch
 
 
@@ -174,8 +176,8 @@ def fit_transformer(cfg: RunConfig, schema: LabelSchema, splits):
     def compute_metrics(pred):
         # Rows come back in the eval sampler's order (length-grouped, not the dev file's), so the
         # gold labels are read from label_ids, which follow the same order as the predictions.
-        tech, loaded, stance, voice = pred.predictions[:4]
-        tech_y, loaded_y, stance_y, voice_y = pred.label_ids[:4]
+        tech, loaded, stance, voice = pred.predictions[:len(SENTENCE_LABELS)]
+        tech_y, loaded_y, stance_y, voice_y = pred.label_ids[:len(SENTENCE_LABELS)]
         rows = [{"loaded": None if loaded_y[i] == IGNORE else int(loaded_y[i]),
                  "techniques": None if tech_y[i][0] == IGNORE else [t for j, t in enumerate(schema.techniques) if tech_y[i][j] == 1],
                  "stance": None if stance_y[i] == IGNORE else schema.stance_labels[int(stance_y[i])],
