@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from cadrage.ingest.articles import iter_articles
 from cadrage.io import run_interruptible
@@ -15,8 +14,10 @@ from cadrage.models.loading import load_model
 from cadrage.outputs import FORMATS, OutputError, format_from_path, open_writer
 from cadrage.reliability import RatingsError, load_ratings
 from cadrage.scoring import Scorer
-from cadrage.tracking import resolve_model_dir
-from cadrage.training.default_model import BUILT_IN, default_model_dir
+from cadrage import spark
+from cadrage.spark import MASTER_ENV
+from cadrage.summary import article_fields
+from cadrage.training.default_model import model_dir_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,27 +37,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("torch", "onnx"),
                         help="how a transformer model runs (default torch; onnx exports on first use and caches it)")
     parser.add_argument("--quantize", choices=("none", "int8"), help="with --backend onnx: int8 dynamic quantization")
-    parser.add_argument("--threads", type=int, help="intra-op threads (default: physical cores)")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default: physical cores; 1 per task with spark)")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="spark: score on Apache Spark (--out OUT.parquet; see README, Scale-out)")
+    parser.add_argument("--master", help=f"with --engine spark: the Spark master (default ${MASTER_ENV}, else local[*])")
+    parser.add_argument("--records-per-batch", type=int,
+                        help="with --engine spark: input rows per Arrow batch (Spark's default 10,000)")
     parser.set_defaults(run=run)
-
-
-def article_fields(article: Any) -> dict:
-    return {
-        "article_id": article.id, "path": article.path, "url": article.url, "source": article.source,
-        "title": article.title, "date": article.date, "warnings": list(article.warnings or []), "error": article.error,
-    }
 
 
 def resolve_model(name: str | None, **options):
     """Load the model before any work starts, so that a bad --model fails fast."""
-
-    if name is None or name in BUILT_IN:
-        return load_model(default_model_dir(name or "default"), **options)
-    return load_model(resolve_model_dir(name), **options)
+    return load_model(model_dir_for(name), **options)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_interruptible("cadrage score", lambda: _run(args))
+    return run_interruptible("cadrage score", lambda: _run_spark(args) if args.engine == "spark" else _run(args))
+
+
+def _run_spark(args: argparse.Namespace) -> int:
+    if args.out == "-" or (args.format or "parquet") != "parquet" or not args.out.endswith(".parquet"):
+        print("cadrage score: --engine spark writes Parquet: give --out OUT.parquet", file=sys.stderr)
+        return 1
+    options = {"runtime": args.backend, "quantize": args.quantize, "threads": args.threads or 1,
+               "unit": args.unit, "batch_size": args.batch_size, "model_cues": not args.no_model_cues}
+    try:
+        counts = spark.score_paths(args.paths, args.out, model=args.model, master=args.master, ratings=args.ratings,
+                                   records_per_batch=args.records_per_batch, progress=not args.quiet and sys.stderr.isatty(),
+                                   **options)
+    except (spark.SparkUnavailable, RatingsError, ModelLoadError, FileNotFoundError, ValueError) as e:
+        print(f"cadrage score: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"cadrage score: {counts['articles']} articles ({counts['failed']} failed), {counts['sentences']} sentences, "
+              f"{counts['author_loaded']} author-voice loaded → {args.out} (Spark)", file=sys.stderr)
+    if counts["articles"] == counts["failed"]:
+        return 1
+    return 2 if counts["failed"] else 0
 
 
 def _run(args: argparse.Namespace) -> int:

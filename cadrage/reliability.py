@@ -233,7 +233,12 @@ class ReliabilityModel:
 
 
 @dataclass
-class _Source:
+class SourceStats:
+    """All the table needs of one source's articles: counts, the distinct (sentences, author-
+    loaded) pairs, technique counts and the top evidence. `SourceAccumulator.add` builds it one
+    article at a time; `cadrage.spark` builds it with Spark aggregations; both tables then come
+    from the same `SourceAccumulator.table`."""
+
     key: str
     articles: int = 0
     failed: int = 0
@@ -242,26 +247,57 @@ class _Source:
     author_loaded: int = 0
     pairs: Counter = field(default_factory=Counter)  # (n_sentences, n_author_loaded) -> articles
     techniques: Counter = field(default_factory=Counter)
-    evidence: list = field(default_factory=list)  # min-heap of (score, seq, item)
+    evidence: list = field(default_factory=list)  # min-heap of (score, -seq, item)
+
+    def add_evidence(self, item: dict[str, Any], seq: int, top: int = TOP_EVIDENCE) -> None:
+        """Keeps `item` if it is among the `top` highest scores (ties: the lower `seq`, i.e. the
+        article read first)."""
+        entry = (float(item.get("score") or 0.0), -seq, item)
+        if len(self.evidence) < top:
+            heapq.heappush(self.evidence, entry)
+        elif entry > self.evidence[0]:
+            heapq.heapreplace(self.evidence, entry)
+
+
+def evidence_item(summary: Mapping[str, Any], evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """One evidence sentence of an article summary, as the source table shows it."""
+    return {
+        "article_id": summary.get("article_id"),
+        "title": summary.get("title"),
+        "sentence_index": evidence.get("sentence_index"),
+        "text": evidence.get("text"),
+        "score": evidence.get("score"),
+        "techniques": list(evidence.get("techniques") or []),
+    }
 
 
 class SourceAccumulator:
     """Collects article summaries one by one and turns them into the source table."""
 
     def __init__(self, top_evidence: int = TOP_EVIDENCE):
-        self._sources: dict[str, _Source] = {}
+        self._sources: dict[str, SourceStats] = {}
         self._top_evidence = top_evidence
         self._seq = 0
+
+    @classmethod
+    def from_stats(cls, stats: Iterable[SourceStats]) -> "SourceAccumulator":
+        """An accumulator holding per-source statistics computed elsewhere (e.g. by Spark)."""
+        acc = cls()
+        for src in stats:
+            if src.key in acc._sources:
+                raise ValueError(f"source {src.key!r} given twice")
+            acc._sources[src.key] = src
+        return acc
 
     def __len__(self) -> int:
         return len(self._sources)
 
     def add(self, summary: Mapping[str, Any]) -> None:
         """Adds one article summary (as built by :func:`cadrage.summary.article_summary`)."""
-        key = normalize_source(summary.get("source")) or source_key(summary)
+        key = source_key(summary)
         src = self._sources.get(key)
         if src is None:
-            src = self._sources[key] = _Source(key)
+            src = self._sources[key] = SourceStats(key)
         src.articles += 1
         if summary.get("error"):
             src.failed += 1
@@ -279,23 +315,11 @@ class SourceAccumulator:
         src.techniques.update((summary.get("techniques") or {}).get("author") or {})
         for ev in summary.get("evidence") or []:
             self._seq += 1
-            item = {
-                "article_id": summary.get("article_id"),
-                "title": summary.get("title"),
-                "sentence_index": ev.get("sentence_index"),
-                "text": ev.get("text"),
-                "score": ev.get("score"),
-                "techniques": list(ev.get("techniques") or []),
-            }
-            entry = (float(ev.get("score") or 0.0), -self._seq, item)
-            if len(src.evidence) < self._top_evidence:
-                heapq.heappush(src.evidence, entry)
-            elif entry > src.evidence[0]:
-                heapq.heapreplace(src.evidence, entry)
+            src.add_evidence(evidence_item(summary, ev), self._seq, self._top_evidence)
 
     # ------------------------------------------------------------------ fitting
 
-    def _known(self) -> list[_Source]:
+    def _known(self) -> list[SourceStats]:
         return [s for k, s in self._sources.items() if k != UNKNOWN_SOURCE and s.pairs]
 
     def _estimate_rho(self) -> tuple[float | None, int]:

@@ -16,6 +16,14 @@ TOP_EVIDENCE = 5
 DEFAULT_LOADED_THRESHOLD = 0.5
 
 
+def article_fields(article: Any) -> dict[str, Any]:
+    """The article-level fields of an ingested article, as writers and summaries take them."""
+    return {
+        "article_id": article.id, "path": article.path, "url": article.url, "source": article.source,
+        "title": article.title, "date": article.date, "warnings": list(article.warnings or []), "error": article.error,
+    }
+
+
 def _argmax(probs: Mapping[str, float]) -> str | None:
     if not probs:
         return None

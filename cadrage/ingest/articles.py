@@ -213,11 +213,18 @@ def _where(raw: RawDocument) -> str:
 def iter_articles(paths: Iterable[str], *, unit: str = "article", max_bytes: int = DEFAULT_MAX_BYTES,
                   detect_language: bool = True, stdin: BinaryIO | None = None) -> Iterator[Article]:
     """Articles (or sentences, with unit="sentence") of all inputs, lazily, in input order."""
+    return articles_from_raw(read_inputs(paths, max_bytes=max_bytes, stdin=stdin), unit=unit,
+                             detect_language=detect_language)
+
+
+def articles_from_raw(raws: Iterable[RawDocument], *, unit: str = "article",
+                      detect_language: bool = True) -> Iterator[Article]:
+    """Articles (or sentences) of raw documents, lazily, in order, cleaned and segmented in batches."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, not {unit!r}")
     batch: list[RawDocument] = []
     size = 0
-    for raw in read_inputs(paths, max_bytes=max_bytes, stdin=stdin):
+    for raw in raws:
         if unit == "sentence":
             yield from build_sentence_records(raw, detect_language=detect_language)
             continue

@@ -451,10 +451,12 @@ def _read_file_document(path: str, fmt: str, max_bytes: int) -> RawDocument:
     return doc
 
 
-def _iter_lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes) per line; bytes is None for a line over max_bytes (skipped)."""
-    lineno = 0
-    while True:
+def _iter_lines(fh: BinaryIO, max_bytes: int, first_line: int = 1, end: int | None = None) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) per line from the current position up to byte `end` (a line
+    boundary; None: the end of the stream), counting from `first_line`; bytes is None for a line
+    over max_bytes (skipped)."""
+    lineno = first_line - 1
+    while end is None or fh.tell() < end:
         chunk = fh.readline(max_bytes + 1)
         if not chunk:
             return
@@ -469,9 +471,12 @@ def _iter_lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | Non
             yield lineno, chunk
 
 
-def _read_jsonl(fh: BinaryIO, path: str, max_bytes: int, id_prefix: str) -> Iterator[RawDocument]:
+def _read_jsonl(fh: BinaryIO, path: str, max_bytes: int, id_prefix: str, *, first_line: int = 1,
+                end: int | None = None, whole_file: bool = True) -> Iterator[RawDocument]:
+    """The documents of a JSONL stream from its current position (line `first_line` of `path`)
+    to byte `end`; no record at all is an "empty file" error only when it is the `whole_file`."""
     any_record = False
-    for lineno, raw in _iter_lines(fh, max_bytes):
+    for lineno, raw in _iter_lines(fh, max_bytes, first_line, end):
         rid = f"{id_prefix}:{lineno}"
         where = f"{path}:{lineno}"
         if raw is None:
@@ -499,8 +504,63 @@ def _read_jsonl(fh: BinaryIO, path: str, max_bytes: int, id_prefix: str) -> Iter
                               error=f"{where}: expected a JSON object, got {type(obj).__name__}")
             continue
         yield from_mapping(obj, rid=rid, path=path, line=lineno, fmt=JSONL, warnings=warns)
-    if not any_record:
+    if not any_record and whole_file:
         yield RawDocument(id=id_prefix, path=path, fmt=JSONL, error=f"{path}: empty file (no JSON lines)")
+
+
+@dataclass(frozen=True)
+class JsonlChunk:
+    """Lines [first_line, first_line + n) of a JSONL file, at bytes [start, end): a unit of work
+    that a distributed reader hands to one task (`read_jsonl_chunk`)."""
+
+    path: str
+    start: int
+    end: int
+    first_line: int
+    whole_file: bool
+
+
+def jsonl_chunks(path: str, lines: int = 500, max_chunk_bytes: int = 64 << 20) -> list[JsonlChunk]:
+    """Cuts a JSONL file at line boundaries into chunks of at most `lines` lines (and about
+    `max_chunk_bytes`), so that one large file is read by many tasks with the line numbers (hence
+    the record ids) a whole-file read gives. One scan for newlines, nothing parsed."""
+    chunks: list[JsonlChunk] = []
+    start = pos = 0
+    line = first = 1
+    blank = True
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                blank = blank and not block.strip()
+                i = block.find(b"\n")
+                while i >= 0:
+                    line += 1
+                    end = pos + i + 1
+                    if line - first >= lines or end - start >= max_chunk_bytes:
+                        chunks.append(JsonlChunk(path, start, end, first, False))
+                        start, first = end, line
+                    i = block.find(b"\n", i + 1)
+                pos += len(block)
+    except OSError:
+        pass  # read_jsonl_chunk reports it, as the whole-file reader would
+    if pos > start or not chunks:
+        chunks.append(JsonlChunk(path, start, max(pos, start), first, False))
+    if len(chunks) == 1 or blank:  # a blank file is one error record, as when read whole
+        return [JsonlChunk(path, 0, pos, 1, True)]
+    return chunks
+
+
+def read_jsonl_chunk(chunk: JsonlChunk, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawDocument]:
+    """The documents of one chunk, exactly as `read_inputs([chunk.path])` reads those lines."""
+
+    def read(fh: BinaryIO) -> Iterator[RawDocument]:
+        if chunk.whole_file:
+            return _read_jsonl(fh, chunk.path, max_bytes, chunk.path)
+        fh.seek(chunk.start)
+        return _read_jsonl(fh, chunk.path, max_bytes, chunk.path, first_line=chunk.first_line, end=chunk.end,
+                           whole_file=False)
+
+    return _open_binary(chunk.path, JSONL, read)
 
 
 def _detect_stream_encoding(fh: BinaryIO, path: str) -> tuple[str, list[str]]:

@@ -13,6 +13,7 @@ from cadrage.models.linear import LexiconFeatures
 from cadrage.paths import ROOT
 from cadrage.prepare import params_from_file, prepared_splits, write_splits
 from cadrage.realtext import real_dir
+from cadrage.tracking import resolve_model_dir
 from cadrage.training.config import load_config
 from cadrage.training.run import run
 
@@ -59,3 +60,11 @@ def default_model_dir(name: str = "default") -> Path:
     print(f"cadrage: {name} model saved to {model_dir} (dev loaded F1 {metrics.get('loaded_f1', 0):.3f}, "
           f"registered as {result.get('registry', {}).get('alias', 'unregistered')})", file=sys.stderr)
     return model_dir
+
+
+def model_dir_for(name: str | None) -> Path:
+    """The model directory a `--model` value names: a built-in model (None: default, built on
+    first use), a directory, or a registry / run URI (downloaded)."""
+    if name is None or name in BUILT_IN:
+        return default_model_dir(name or "default")
+    return resolve_model_dir(name)
