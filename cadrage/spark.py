@@ -56,7 +56,7 @@ from cadrage.ingest.readers import (
 )
 from cadrage.io import atomic_output
 from cadrage.models.loading import load_model
-from cadrage.outputs import sidecar_paths, write_sources_csv
+from cadrage.outputs import write_sources_csv
 from cadrage.reliability import SourceAccumulator, SourceStats, evidence_item, load_ratings
 from cadrage.scoring import Scorer
 from cadrage.summary import article_fields, article_summary
@@ -259,11 +259,15 @@ def input_tasks(spark, paths: Iterable[str], *, chunk_lines: int = JSONL_CHUNK_L
     """A DataFrame of units of work for the files under `paths` (discovered as the CLI does; a
     path that cannot be read becomes a task that yields its error record)."""
     rows = []
+    slots = 2 * spark.sparkContext.defaultParallelism
     for path, fmt, error in discover(paths):
         if path == "-":
             error = "-: standard input cannot be scored with --engine spark; write it to a file"
         if fmt == JSONL and not error:
-            for c in jsonl_chunks(path, lines=chunk_lines):
+            chunks = jsonl_chunks(path, lines=chunk_lines)
+            if 1 < len(chunks) < slots:  # a file too small to keep every core busy: finer chunks
+                chunks = jsonl_chunks(path, lines=max(1, len(chunks) * chunk_lines // slots))
+            for c in chunks:
                 rows.append((path, fmt, None, c.start, c.end, c.first_line, c.whole_file))
         else:
             rows.append((path, fmt, error, 0, 0, 1, True))
@@ -410,11 +414,11 @@ def source_table(scored, *, ratings: Mapping[str, Any] | str | os.PathLike | Non
 
 
 def output_paths(out: str) -> dict[str, str]:
-    """Where each output of `score_paths` goes, beside `out` (OUT.parquet)."""
-    articles, sources_csv = sidecar_paths(out)
-    stem = str(articles)[: -len(".articles.jsonl")]
+    """Where each output of `score_paths` goes, beside `out` (OUT.parquet). String operations,
+    not pathlib, so that URIs (hdfs:///…) keep their slashes."""
+    stem = out[: -len(".parquet")] if out.endswith(".parquet") else out
     return {"sentences": out, "articles": stem + ".articles.parquet", "sources": stem + ".sources.parquet",
-            "sources_csv": str(sources_csv)}
+            "sources_csv": stem + ".sources.csv"}
 
 
 class _Staging:
@@ -474,7 +478,7 @@ def write_outputs(spark, scored, out: str, *, ratings: Mapping[str, Any] | None 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    paths = output_paths(out)
+    paths = output_paths(os.path.abspath(out) if "://" not in out and not out.startswith("file:") else out)
     staging = _Staging(spark)
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by every output
     try:
