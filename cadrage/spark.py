@@ -124,7 +124,7 @@ def java_problem() -> str | None:
     first = (out.stderr or out.stdout).strip().splitlines()[:1]
     version = first[0].split('"')[1] if first and first[0].count('"') >= 2 else ""
     major = version.split(".")[0]
-    if not major.isdigit() or (int(major) == 1 or int(major) < 17):
+    if not major.isdigit() or int(major) < 17:  # "1.8.0" is Java 8
         return f"Spark needs Java 17 or newer; {java} is {version or 'of unknown version'}"
     return None
 
