@@ -66,6 +66,7 @@ MASTER_ENV = "SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
 JSONL_CHUNK_LINES = 500
 RECORD_FIELDS = ("id", "url", "source", "title", "date")
+LOG_CONFIG = Path(__file__).resolve().parent / "templates" / "spark-log4j2.properties"
 
 _CUE = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("technique", pa.string()),
                   ("origin", pa.string()), ("confidence", pa.float64())])
@@ -147,6 +148,7 @@ def session(master: str | None = None, *, app_name: str = "cadrage", progress: b
              .appName(app_name)
              .config("spark.ui.showConsoleProgress", str(progress).lower())
              .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark
