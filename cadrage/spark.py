@@ -65,6 +65,7 @@ from cadrage.training.default_model import model_dir_for
 MASTER_ENV = "SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
 JSONL_CHUNK_LINES = 500
+OUTPUT_ROWS = 256  # articles per Arrow batch handed back to Spark
 RECORD_FIELDS = ("id", "url", "source", "title", "date")
 LOG_CONFIG = Path(__file__).resolve().parent / "templates" / "spark-log4j2.properties"
 
@@ -203,8 +204,9 @@ def _article_row(order: int, article, records: list[dict], loaded_threshold: flo
     return {**summary, "order": order, "sentences": sentences}
 
 
-def _score(scorer: Scorer, ordered: Iterable[tuple[int, Any]], options: ScoringOptions) -> pa.RecordBatch:
-    """Article rows for (order, Article) pairs, in one Arrow batch."""
+def _score(scorer: Scorer, ordered: Iterable[tuple[int, Any]], options: ScoringOptions) -> Iterator[pa.RecordBatch]:
+    """Article rows for (order, Article) pairs, as Arrow batches of at most OUTPUT_ROWS articles
+    (one input batch of tasks can hold many thousands of articles)."""
     orders: list[int] = []
 
     def articles():
@@ -212,9 +214,15 @@ def _score(scorer: Scorer, ordered: Iterable[tuple[int, Any]], options: ScoringO
             orders.append(order)
             yield article
 
-    rows = [_article_row(orders[k], article, records, scorer.loaded_threshold)
-            for k, (article, records) in enumerate(scorer.score_articles(articles(), batch_sentences=options.batch_size))]
-    return pa.RecordBatch.from_pylist(rows, schema=ARTICLE_SCHEMA)
+    rows = []
+    scored = scorer.score_articles(articles(), batch_sentences=options.batch_size)
+    for k, (article, records) in enumerate(scored):
+        rows.append(_article_row(orders[k], article, records, scorer.loaded_threshold))
+        if len(rows) == OUTPUT_ROWS:
+            yield pa.RecordBatch.from_pylist(rows, schema=ARTICLE_SCHEMA)
+            rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=ARTICLE_SCHEMA)
 
 
 def _task_raws(task: Mapping[str, Any], options: ScoringOptions) -> Iterator[RawDocument]:
@@ -237,7 +245,7 @@ def score_tasks(batches: Iterable[pa.RecordBatch], options: ScoringOptions) -> I
                 articles = articles_from_raw(raws, unit=options.unit, detect_language=options.detect_language)
                 for k, article in enumerate(articles):
                     yield task["task"] << 32 | k, article
-        yield _score(scorer, ordered(), options)
+        yield from _score(scorer, ordered(), options)
 
 
 def score_records(batches: Iterable[pa.RecordBatch], options: ScoringOptions, origin: str) -> Iterator[pa.RecordBatch]:
@@ -245,13 +253,11 @@ def score_records(batches: Iterable[pa.RecordBatch], options: ScoringOptions, or
     without `id` is named `<origin>#<order>`."""
     scorer = _scorer(options)
     for batch in batches:
-        def ordered():
-            for record in batch.to_pylist():
-                name = f"{origin}#{record['_order']}"
-                raw = from_mapping(record, rid=name, path=record.get("_path") or origin)
-                for article in articles_from_raw([raw], unit=options.unit, detect_language=options.detect_language):
-                    yield record["_order"], article
-        yield _score(scorer, ordered(), options)
+        records = batch.to_pylist()
+        raws = [from_mapping(r, rid=f"{origin}#{r['_order']}", path=r["_path"] or origin) for r in records]
+        # one article (or one sentence record) per row, so orders pair with articles in turn
+        articles = articles_from_raw(raws, unit=options.unit, detect_language=options.detect_language)
+        yield from _score(scorer, zip((r["_order"] for r in records), articles), options)
 
 
 # --------------------------------------------------------------------------- driver side
