@@ -99,21 +99,28 @@ class LinearMultiTask:
 
     def fit(self, rows: list[dict]) -> "LinearMultiTask":
         X = self.features.fit_transform([r["text"] for r in rows])
+        # Per-row sample weights (`weight`, default 1): lets a few real sentences count for more
+        # than their number among thousands of authored ones, without duplicating them (which
+        # would also skew the n-gram document frequencies).
+        weights = np.array([float(r.get("weight", 1.0)) for r in rows])
         y_loaded = [r["loaded"] for r in rows]
-        self.heads["loaded"] = self._fit_head(X, y_loaded)
+        self.heads["loaded"] = self._fit_head(X, y_loaded, weights=weights)
         for i, technique in enumerate(self.schema.techniques):
             y = [None if r["techniques"] is None else int(technique in r["techniques"]) for r in rows]
-            self.heads[f"technique:{technique}"] = self._fit_head(X, y)
-        self.heads["stance"] = self._fit_head(X, [r["stance"] for r in rows], classes=self.schema.stance_labels)
-        self.heads["voice"] = self._fit_head(X, [r["voice"] for r in rows], classes=self.schema.voice_labels)
+            self.heads[f"technique:{technique}"] = self._fit_head(X, y, weights=weights)
+        self.heads["stance"] = self._fit_head(X, [r["stance"] for r in rows], classes=self.schema.stance_labels, weights=weights)
+        self.heads["voice"] = self._fit_head(X, [r["voice"] for r in rows], classes=self.schema.voice_labels, weights=weights)
         return self
 
-    def _fit_head(self, X, y: list, classes: tuple[str, ...] | None = None) -> LogisticRegression | None:
+    def _fit_head(self, X, y: list, classes: tuple[str, ...] | None = None,
+                  weights: np.ndarray | None = None) -> LogisticRegression | None:
         keep = [i for i, v in enumerate(y) if v is not None]
         labels = [y[i] for i in keep]
         if len(set(labels)) < 2:
             return None  # no usable signal: outputs() falls back to a constant prior
-        return self._head().fit(X[keep], labels)
+        if weights is None or np.all(weights[keep] == 1.0):
+            return self._head().fit(X[keep], labels)  # unweighted: exactly the fit of models before weights
+        return self._head().fit(X[keep], labels, sample_weight=weights[keep])
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
         X = self.features.transform(texts)

@@ -19,6 +19,12 @@ class RealTextConfig:
 
     wikinews_negatives: int = 0  # unannotated Wikinews sentences added to train as loaded=0
     tune_on_real_dev: bool = False  # calibrate and tune thresholds on authored dev + real-dev
+    # Train on the annotated real-dev sentences too (linear backend). real-dev then stands in
+    # for itself in tuning and in the reported figure only through out-of-fold scores: K-fold
+    # cross-validation by document (cadrage.training.crossval).
+    train_on_real_dev: bool = False
+    real_dev_weight: float = 1.0  # sample weight of each real-dev training row
+    cv_folds: int = 5
     seed: int = 13
 
 
@@ -133,6 +139,14 @@ def load_config(path: str | Path | None, overrides: list[str] = (), params: dict
         raise ConfigError(f"invalid config key 'model.freeze': {run.model.freeze!r} (expected none, embeddings or encoder)")
     if run.data.format not in ("auto", "semeval"):
         raise ConfigError(f"invalid config key 'data.format': {run.data.format!r} (expected auto or semeval)")
+    real = run.data.real
+    if real.train_on_real_dev:
+        if run.model.backend != "linear":
+            raise ConfigError("invalid config key 'data.real.train_on_real_dev': only the linear backend supports it")
+        if real.cv_folds < 2:
+            raise ConfigError(f"invalid config key 'data.real.cv_folds': {real.cv_folds} (at least 2)")
+        if real.real_dev_weight <= 0:
+            raise ConfigError(f"invalid config key 'data.real.real_dev_weight': {real.real_dev_weight} (must be > 0)")
     return run
 
 

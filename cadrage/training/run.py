@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from cadrage.data import (
 from cadrage.lexicon import Lexicon
 from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
 from cadrage.models.artifacts import Calibration, save_model_dir
+from cadrage.models.heads import HeadOutputs
 from cadrage.models.linear import LinearMultiTask, save_linear
 from cadrage.models.loading import load_model
 from cadrage.paths import ROOT, project_path
@@ -28,6 +30,7 @@ from cadrage.schema import LabelSchema, label_schema, load_schema_file
 from cadrage.semeval import read_semeval
 from cadrage.serving import log_pyfunc
 from cadrage.training.config import RunConfig, to_dict
+from cadrage.training.crossval import oof_flag_figures, out_of_fold, with_weight
 from cadrage.training.realdata import real_dev_rows, wikinews_negatives
 
 log = logging.getLogger("cadrage.train")
@@ -100,6 +103,48 @@ def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_pat
     return fit_transformer(cfg, schema, splits)
 
 
+def stack_outputs(a: HeadOutputs, b: HeadOutputs) -> HeadOutputs:
+    """The rows of `a`, then those of `b` (cue spans dropped: tuning does not read them)."""
+    return HeadOutputs(np.concatenate([a.loaded_logit, b.loaded_logit]), np.concatenate([a.techniques, b.techniques]),
+                       np.concatenate([a.stance, b.stance]), np.concatenate([a.voice, b.voice]))
+
+
+def take_outputs(out: HeadOutputs, idx: np.ndarray) -> HeadOutputs:
+    return HeadOutputs(out.loaded_logit[idx], out.techniques[idx], out.stance[idx], out.voice[idx])
+
+
+def tune(rows: list[dict], out: HeadOutputs, schema: LabelSchema) -> tuple[Calibration, dict]:
+    """Platt calibration of the loaded head, then per-label F1-best thresholds, on `rows`."""
+    labelled = [(r["loaded"], s) for r, s in zip(rows, out.loaded_logit) if r["loaded"] is not None]
+    calibration = Calibration(**fit_calibration(np.array([y for y, _ in labelled]), np.array([s for _, s in labelled])))
+    return calibration, tune_thresholds(rows, calibration(out.loaded_logit), out.techniques, schema)
+
+
+def real_dev_tuner(dev: list[dict], dev_out: HeadOutputs, tuning_real: list[dict], real_out: HeadOutputs,
+                   schema: LabelSchema, fixed: tuple[Calibration, dict]) -> Callable[[np.ndarray], tuple[Calibration, dict]]:
+    """Tuning on the authored dev split plus the real-dev rows a mask keeps; `fixed` (the run's
+    own tuning) when real-dev is not used for tuning at all."""
+    def tune_with(keep: np.ndarray) -> tuple[Calibration, dict]:
+        if not tuning_real:
+            return fixed
+        idx = np.flatnonzero(keep)
+        return tune(dev + [tuning_real[i] for i in idx], stack_outputs(dev_out, take_outputs(real_out, idx)), schema)
+
+    return tune_with
+
+
+def log_oof(mlflow, figures: dict) -> None:
+    strict = figures["without_own_fold"]
+    log.info("real-dev out of fold: author-loaded F1 %.3f %s, flag rate on not-loaded %.3f; tuned without the fold "
+             "scored: %.3f, %.3f", figures["author_loaded_f1"], figures["author_loaded_f1_interval"],
+             figures["not_loaded_flag_rate"], strict["author_loaded_f1"], strict["not_loaded_flag_rate"])
+    mlflow.log_metrics({f"real_dev_oof_{k}": v for k, v in flat(figures).items() if isinstance(v, (int, float)) and v == v})
+
+
+def outputs_metrics(rows: list[dict], out: HeadOutputs, calibration: Calibration, thresholds: dict, schema: LabelSchema) -> dict:
+    return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
+
+
 def evaluate_split(backend, rows: list[dict], calibration: Calibration, thresholds: dict, schema: LabelSchema) -> dict:
     out = backend.outputs([r["text"] for r in rows])
     return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
@@ -112,9 +157,15 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
     splits = load_splits(cfg, schema)
     negatives = wikinews_negatives(cfg.data.real.wikinews_negatives, cfg.data.real.seed)
     splits.train = splits.train + negatives
-    real_dev = real_dev_rows() if cfg.data.real.tune_on_real_dev else []
-    # Calibration and thresholds: the authored dev split, plus the real-dev documents when asked.
-    tuning = splits.dev + real_dev
+    real = cfg.data.real
+    real_dev = real_dev_rows() if real.tune_on_real_dev or real.train_on_real_dev else []
+    base_train = splits.train
+    if real.train_on_real_dev and real_dev:
+        splits.train = base_train + with_weight(real_dev, real.real_dev_weight)
+    # Calibration and thresholds: the authored dev split, plus the real-dev documents when asked
+    # (scored out of fold when they are also training rows).
+    tuning_real = real_dev if real.tune_on_real_dev else []
+    tuning = splits.dev + tuning_real
     lexicon_path = project_path(cfg.data.lexicon)
     mlflow = tracking.setup(cfg.tracking.tracking_uri)
     experiment_id = tracking.ensure_experiment(cfg.tracking.experiment)
@@ -126,26 +177,35 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             # Ties a registry version to the pipeline state (params + git revision) that made it.
             mlflow.log_dict(dvc_params, "dvc_params.yaml")
             mlflow.log_params({f"dvc.{k}": str(v)[:500] for k, v in flat(dvc_params).items()})
+        n_real_train = len(real_dev) if real.train_on_real_dev else 0
         mlflow.set_tags({
             "dataset_fingerprint": splits.fingerprint, "backend": cfg.model.backend,
             "git_revision": git_revision() or "unknown",
             "n_train": len(splits.train), "n_dev": len(splits.dev), "n_test": len(splits.test or []),
-            "n_real_negatives": len(negatives), "n_real_dev_tuning": len(real_dev),
+            "n_real_negatives": len(negatives), "n_real_dev_tuning": len(tuning_real), "n_real_dev_train": n_real_train,
         })
         backend, write_weights = fit_backend(cfg, schema, splits, lexicon_path)
+        oof = None
+        if n_real_train:
+            oof = out_of_fold(real_dev, base_train, real.cv_folds, real.seed, real.real_dev_weight,
+                              fit=lambda rows: fit_backend(cfg, schema, replace(splits, train=rows), lexicon_path)[0])
 
-        tune_out = backend.outputs([r["text"] for r in tuning])
-        tune_loaded = [(r["loaded"], s) for r, s in zip(tuning, tune_out.loaded_logit) if r["loaded"] is not None]
-        calibration = Calibration(**fit_calibration(np.array([y for y, _ in tune_loaded]), np.array([s for _, s in tune_loaded])))
-        thresholds = tune_thresholds(tuning, calibration(tune_out.loaded_logit), tune_out.techniques, schema)
-        n_dev = len(splits.dev)
-        metrics = {"dev": head_metrics(splits.dev, calibration(tune_out.loaded_logit[:n_dev]), tune_out.techniques[:n_dev],
-                                       tune_out.stance[:n_dev], tune_out.voice[:n_dev], thresholds, schema)}
+        dev_out = backend.outputs([r["text"] for r in splits.dev])
+        real_out = oof.outputs if oof else (backend.outputs([r["text"] for r in real_dev]) if real_dev else None)
+        tune_out = stack_outputs(dev_out, real_out) if tuning_real else dev_out
+        calibration, thresholds = tune(tuning, tune_out, schema)
+        metrics = {"dev": outputs_metrics(splits.dev, dev_out, calibration, thresholds, schema)}
         if real_dev:
-            metrics["real_dev"] = head_metrics(real_dev, calibration(tune_out.loaded_logit[n_dev:]), tune_out.techniques[n_dev:],
-                                               tune_out.stance[n_dev:], tune_out.voice[n_dev:], thresholds, schema)
+            # out of fold when real-dev was trained on: the in-sample figure would mean nothing
+            metrics["real_dev_oof" if oof else "real_dev"] = outputs_metrics(real_dev, real_out, calibration, thresholds, schema)
         if splits.test:
             metrics["test"] = evaluate_split(backend, splits.test, calibration, thresholds, schema)
+        oof_flags = None
+        if oof:
+            tuner = real_dev_tuner(splits.dev, dev_out, tuning_real, real_out, schema, fixed=(calibration, thresholds))
+            oof_flags = oof_flag_figures(real_dev, oof, schema, tuner, lexicon_path,
+                                         cue_voice=bool(cfg.model.cue_head and cfg.model.cue_voice))
+            log_oof(mlflow, oof_flags)
         mlflow.log_metrics({f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()})
         mlflow.log_dict(thresholds, "thresholds.json")
 
@@ -157,7 +217,10 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             "calibration": {"coef": calibration.coef, "intercept": calibration.intercept},
             "metrics": metrics,
             "dataset_fingerprint": splits.fingerprint,
-            "real_text": {"wikinews_negatives": len(negatives), "real_dev_tuning_rows": len(real_dev)},
+            "real_text": {"wikinews_negatives": len(negatives), "real_dev_tuning_rows": len(tuning_real),
+                          "real_dev_training_rows": n_real_train,
+                          **({"real_dev_weight": real.real_dev_weight, "cv_folds": real.cv_folds,
+                              "real_dev_oof_flag": oof_flags} if oof else {})},
             "cue_voice": bool(cfg.model.cue_head and cfg.model.cue_voice),
             "mlflow_run_id": active.info.run_id,
             "config": config_dict,
