@@ -127,3 +127,19 @@ def test_the_shared_real_dev_folds_split_documents():
     for k in range(5):
         held = [r for r, f in zip(rows, folds) if f == k]
         assert any(r["loaded"] == 1 and r["voice"] == "author" for r in held)  # every fold can score the flag
+
+
+def test_eval_calls_real_dev_in_sample_for_a_model_trained_on_it():
+    from types import SimpleNamespace
+
+    from cadrage.evaluation.cli import in_sample_rows
+    from cadrage.evaluation.models import EvalModel
+
+    def model(real_text: dict | None) -> EvalModel:
+        return EvalModel("m", "m", SimpleNamespace(card={"real_text": real_text} if real_text is not None else {}), None)
+
+    trained = model({"real_dev_training_rows": 836})
+    assert in_sample_rows(trained, "real-dev") == 836
+    assert in_sample_rows(trained, "real-test") == 0  # real-test is never trained on
+    assert in_sample_rows(model({"real_dev_tuning_rows": 836, "real_dev_training_rows": 0}), "real-dev") == 0
+    assert in_sample_rows(model(None), "real-dev") == 0  # older cards carry no real_text

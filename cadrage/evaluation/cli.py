@@ -20,6 +20,7 @@ from cadrage.data import DataError
 from cadrage.evaluation.core import Gold, evaluate_model
 from cadrage.evaluation.data import load_eval_data
 from cadrage.evaluation.models import (
+    EvalModel,
     ModelSpecError,
     baseline_for,
     resolve_model,
@@ -110,6 +111,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def in_sample_rows(model: EvalModel, data_path: str) -> int:
+    """How many real-dev rows `model` was trained on, when the data evaluated is real-dev."""
+    if model.is_baseline or str(data_path) != "real-dev":
+        return 0
+    return int((model.model.card.get("real_text") or {}).get("real_dev_training_rows", 0))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
@@ -146,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{lab['extra_in_data']} (ignored; metrics use the overlap)", file=sys.stderr)
             if lab["missing_from_data"] and not m.is_baseline:
                 print(f"eval: note: {m.name}: {head} label(s) with no example in the data: {lab['missing_from_data']}", file=sys.stderr)
+        if in_sample_rows(m, data.path):
+            print(f"eval: warning: {m.name} was trained on real-dev ({in_sample_rows(m, data.path)} rows): its real-dev "
+                  "figures are in-sample and say nothing; its out-of-fold real-dev figures are in its model card "
+                  "(real_text.real_dev_oof_flag)", file=sys.stderr)
         evaluations.append(ev)
 
     out = Path(args.out)
