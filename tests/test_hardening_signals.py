@@ -44,8 +44,11 @@ def many_articles(tmp_path_factory) -> Path:
 
 
 def _interrupt(argv: list[str], out_dir: Path, signum: int) -> subprocess.CompletedProcess:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an inherited "ignore":
+    # give the child the default disposition a terminal user's Ctrl-C meets.
     proc = subprocess.Popen([sys.executable, "-m", "cadrage.cli", *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not [p for p in out_dir.iterdir() if p.name.endswith(".tmp")]:  # writing has started
         assert proc.poll() is None, proc.communicate()
