@@ -107,3 +107,18 @@ def test_splits_are_grouped_stratified_and_free_of_near_duplicates(corpus_rows):
         owner += [name] * len(rows)
     crossing = [(texts[i], texts[j]) for i, j, _ in near_duplicate_pairs(texts, 0.8) if owner[i] != owner[j]]
     assert crossing == []
+
+
+def test_candidate_batches_stay_valid_and_distinct_from_the_corpus(corpus_rows):
+    """data/candidates/ is kept out of training but must stay usable: valid rows, article ids
+    of its own, no sentence a near duplicate of one in data/authored/."""
+    from cadrage.paths import ROOT
+
+    for batch in sorted(p for p in (ROOT / "data" / "candidates").iterdir() if p.is_dir()):
+        rows = canonical_rows(read_records(batch), VOCAB, origin=str(batch))
+        assert rows, batch
+        assert not {r["article_id"] for r in rows} & {r["article_id"] for r in corpus_rows}, batch
+        texts = [r["text"] for r in corpus_rows] + [r["text"] for r in rows]
+        n = len(corpus_rows)
+        crossing = [(texts[i], texts[j]) for i, j, _ in near_duplicate_pairs(texts, 0.8) if (i < n) != (j < n)]
+        assert crossing == [], batch
