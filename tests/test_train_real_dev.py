@@ -143,3 +143,22 @@ def test_eval_calls_real_dev_in_sample_for_a_model_trained_on_it():
     assert in_sample_rows(trained, "real-test") == 0  # real-test is never trained on
     assert in_sample_rows(model({"real_dev_tuning_rows": 836, "real_dev_training_rows": 0}), "real-dev") == 0
     assert in_sample_rows(model(None), "real-dev") == 0  # older cards carry no real_text
+
+
+def test_out_of_fold_scores_come_back_in_row_order_from_the_model_that_did_not_see_them():
+    from cadrage.models.heads import HeadOutputs
+
+    real_dev = [row(f"d{i % 7}", loaded=int(i % 5 == 0), text=str(i)) for i in range(40)]
+
+    class Echo:  # scores a sentence with its own row number; remembers what it was trained on
+        def __init__(self, rows):
+            self.seen = {r["text"] for r in rows}
+
+        def outputs(self, texts):
+            assert not self.seen & set(texts)  # never scores a sentence it trained on
+            n = len(texts)
+            return HeadOutputs(np.array([float(t) for t in texts]), np.zeros((n, 2)), np.zeros((n, 3)), np.zeros((n, 2)))
+
+    oof = crossval.out_of_fold(real_dev, [], k=3, seed=13, weight=1.0, fit=Echo)
+    assert oof.outputs.loaded_logit.tolist() == [float(i) for i in range(40)]
+    assert oof.outputs.techniques.shape == (40, 2)

@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{lab['extra_in_data']} (ignored; metrics use the overlap)", file=sys.stderr)
             if lab["missing_from_data"] and not m.is_baseline:
                 print(f"eval: note: {m.name}: {head} label(s) with no example in the data: {lab['missing_from_data']}", file=sys.stderr)
-        if in_sample_rows(m, data.path):
-            print(f"eval: warning: {m.name} was trained on real-dev ({in_sample_rows(m, data.path)} rows): its real-dev "
+        trained_on = in_sample_rows(m, data.path)
+        if trained_on:
+            print(f"eval: warning: {m.name} was trained on real-dev ({trained_on} rows): its real-dev "
                   "figures are in-sample and say nothing; its out-of-fold real-dev figures are in its model card "
                   "(real_text.real_dev_oof_flag)", file=sys.stderr)
         evaluations.append(ev)

@@ -20,6 +20,16 @@ class HeadOutputs:
     def __len__(self) -> int:
         return len(self.loaded_logit)
 
+    def take(self, idx: np.ndarray) -> "HeadOutputs":
+        """The rows `idx`, in that order (cue spans dropped: only scoring reads them)."""
+        return HeadOutputs(self.loaded_logit[idx], self.techniques[idx], self.stance[idx], self.voice[idx])
+
+    @staticmethod
+    def concat(parts: list["HeadOutputs"]) -> "HeadOutputs":
+        """The rows of each part, one part after the other (cue spans dropped)."""
+        return HeadOutputs(*(np.concatenate([getattr(p, f) for p in parts])
+                             for f in ("loaded_logit", "techniques", "stance", "voice")))
+
 
 def cue_spans_from_tags(probs: np.ndarray, offsets: np.ndarray) -> list[CueSpan]:
     """Character spans from one sentence's per-token O/B/I probabilities (tokens, 3) and token

@@ -118,9 +118,7 @@ class LinearMultiTask:
         labels = [y[i] for i in keep]
         if len(set(labels)) < 2:
             return None  # no usable signal: outputs() falls back to a constant prior
-        if weights is None or np.all(weights[keep] == 1.0):
-            return self._head().fit(X[keep], labels)  # unweighted: exactly the fit of models before weights
-        return self._head().fit(X[keep], labels, sample_weight=weights[keep])
+        return self._head().fit(X[keep], labels, sample_weight=None if weights is None else weights[keep])
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
         X = self.features.transform(texts)

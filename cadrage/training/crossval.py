@@ -56,19 +56,6 @@ class OutOfFold:
     backends: list  # the fold models, by fold
 
 
-def concat_outputs(parts: list[HeadOutputs], order: list[np.ndarray], n: int) -> HeadOutputs:
-    """Reassemble per-fold outputs (part i covers rows order[i]) into row order."""
-    def gather(attr: str) -> np.ndarray:
-        first = getattr(parts[0], attr)
-        out = np.zeros((n,) + first.shape[1:], dtype=np.float64)
-        for part, idx in zip(parts, order):
-            out[idx] = getattr(part, attr)
-        return out
-
-    return HeadOutputs(loaded_logit=gather("loaded_logit"), techniques=gather("techniques"),
-                       stance=gather("stance"), voice=gather("voice"))
-
-
 def out_of_fold(real_dev: list[dict], base_train: list[dict], k: int, seed: int, weight: float,
                 fit: Callable[[list[dict]], object]) -> OutOfFold:
     """Fit one model per fold on `base_train` + the other folds' real-dev rows (weighted) with
@@ -83,7 +70,8 @@ def out_of_fold(real_dev: list[dict], base_train: list[dict], k: int, seed: int,
         parts.append(backend.outputs([real_dev[i]["text"] for i in held]))
         order.append(held)
         backends.append(backend)
-    return OutOfFold(folds, concat_outputs(parts, order, len(real_dev)), backends)
+    # the parts cover the folds one after the other: argsort maps them back to row order
+    return OutOfFold(folds, HeadOutputs.concat(parts).take(np.argsort(np.concatenate(order))), backends)
 
 
 def flag_figures(rows: list[dict], loaded_pred: np.ndarray, flagged: np.ndarray, n_boot: int = 300,

@@ -1,7 +1,8 @@
 """Real text in training: unannotated Wikinews sentences as extra negatives, and the annotated
 `real-dev` documents for calibration and thresholds, and optionally as training rows
-(`data.real.train_on_real_dev`, scored out of fold for tuning: cadrage.training.crossval). `real-test` is never read here, and neither
-are the annotated documents of `real-dev` when drawing negatives (they stay evaluation data).
+(`data.real.train_on_real_dev`, scored out of fold for tuning: cadrage.training.crossval).
+`real-test` is never read here, and neither are the annotated documents of `real-dev` when
+drawing negatives (they stay evaluation data).
 
 Wikinews is a neutral-point-of-view outlet: about 1 % of its sentences carry author-voice framing
 in the annotated sample (9 of 1,024), so its other sentences are close to free negatives for the

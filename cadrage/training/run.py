@@ -103,16 +103,6 @@ def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_pat
     return fit_transformer(cfg, schema, splits)
 
 
-def stack_outputs(a: HeadOutputs, b: HeadOutputs) -> HeadOutputs:
-    """The rows of `a`, then those of `b` (cue spans dropped: tuning does not read them)."""
-    return HeadOutputs(np.concatenate([a.loaded_logit, b.loaded_logit]), np.concatenate([a.techniques, b.techniques]),
-                       np.concatenate([a.stance, b.stance]), np.concatenate([a.voice, b.voice]))
-
-
-def take_outputs(out: HeadOutputs, idx: np.ndarray) -> HeadOutputs:
-    return HeadOutputs(out.loaded_logit[idx], out.techniques[idx], out.stance[idx], out.voice[idx])
-
-
 def tune(rows: list[dict], out: HeadOutputs, schema: LabelSchema) -> tuple[Calibration, dict]:
     """Platt calibration of the loaded head, then per-label F1-best thresholds, on `rows`."""
     labelled = [(r["loaded"], s) for r, s in zip(rows, out.loaded_logit) if r["loaded"] is not None]
@@ -128,7 +118,7 @@ def real_dev_tuner(dev: list[dict], dev_out: HeadOutputs, tuning_real: list[dict
         if not tuning_real:
             return fixed
         idx = np.flatnonzero(keep)
-        return tune(dev + [tuning_real[i] for i in idx], stack_outputs(dev_out, take_outputs(real_out, idx)), schema)
+        return tune(dev + [tuning_real[i] for i in idx], HeadOutputs.concat([dev_out, real_out.take(idx)]), schema)
 
     return tune_with
 
@@ -146,8 +136,7 @@ def outputs_metrics(rows: list[dict], out: HeadOutputs, calibration: Calibration
 
 
 def evaluate_split(backend, rows: list[dict], calibration: Calibration, thresholds: dict, schema: LabelSchema) -> dict:
-    out = backend.outputs([r["text"] for r in rows])
-    return head_metrics(rows, calibration(out.loaded_logit), out.techniques, out.stance, out.voice, thresholds, schema)
+    return outputs_metrics(rows, backend.outputs([r["text"] for r in rows]), calibration, thresholds, schema)
 
 
 def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None = None) -> dict:
@@ -192,7 +181,7 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
 
         dev_out = backend.outputs([r["text"] for r in splits.dev])
         real_out = oof.outputs if oof else (backend.outputs([r["text"] for r in real_dev]) if real_dev else None)
-        tune_out = stack_outputs(dev_out, real_out) if tuning_real else dev_out
+        tune_out = HeadOutputs.concat([dev_out, real_out]) if tuning_real else dev_out
         calibration, thresholds = tune(tuning, tune_out, schema)
         metrics = {"dev": outputs_metrics(splits.dev, dev_out, calibration, thresholds, schema)}
         if real_dev:
