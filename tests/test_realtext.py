@@ -78,3 +78,36 @@ def test_the_committed_labels_match_the_shared_text_and_the_split_is_by_document
     assert len(rows) >= 1500
     n_dev = len(real_rows("real-dev", documents=documents))
     assert 0 < n_dev < len(rows)
+
+
+def test_the_agreement_files_are_the_record_of_how_the_labels_were_reached():
+    """Every doubly annotated sentence is labelled; its final labels are the adjudicated ones where
+    the annotators disagreed and the first pass elsewhere; agreement.json is what the files give."""
+    from cadrage.agreement import agreement
+    from cadrage.schema import load_schema_file
+
+    folder = realtext.LABELS.parent / "agreement"
+
+    def rows(name: str) -> list[dict]:
+        return realtext.read_labels(folder / name)
+
+    def key(r: dict) -> str:
+        return f"{r['doc']}:{r['field']}:{r['start']}"
+
+    keys = ("loaded", "techniques", "stance", "voice", "cues", "hard_negative")
+    final = {key(r): r for r in realtext.read_labels()}
+    first, second, adjudicated = rows("first_pass.jsonl"), rows("second_annotator.jsonl"), rows("adjudication.jsonl")
+    assert [key(r) for r in first] == [key(r) for r in second]
+    for r in first + second + adjudicated:
+        assert key(r) in final and final[key(r)]["sha256"] == r["sha256"], key(r)
+    decided = {key(r): r["labels"] for r in adjudicated}
+    for r in first:
+        expected = decided.get(key(r), r)
+        assert {k: final[key(r)][k] for k in keys} == {k: expected[k] for k in keys}, key(r)
+
+    figures = json.loads((folder / "agreement.json").read_text(encoding="utf-8"))
+    techniques = load_schema_file()["techniques"]
+    with_ids = [dict(r, id=key(r)) for r in second]
+    assert figures["n"] == len(second)
+    assert figures["before_adjudication"] == agreement({key(r): r for r in first}, with_ids, techniques)
+    assert figures["after_adjudication"] == agreement({k: dict(r, id=k) for k, r in final.items()}, with_ids, techniques)
