@@ -4,6 +4,8 @@
     python bench/score.py --encoder-model models/e5-small   # the fine-tuned e5-small (the shipped encoder)
     python bench/score.py            # full: camembert-base-sized model (12 layers), ~10 minutes on 2 cores
     python bench/score.py --quick    # CI: same contenders, 2-layer base-width model, fewer sentences (< 2 min)
+    python bench/score.py --quick --articles 300 --default-model models/default --also-model linear-e5=models/linear-e5
+                                     # end-to-end rows for candidate default models, side by side
 
 With --encoder-model, that trained model is the timed one and the one whose int8 agreement is
 measured (instead of the random camembert-base-sized model and the tiny model).
@@ -484,6 +486,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tiny-model", help="a trained tiny model directory (default: artifacts/bench/tiny, trained with "
                    "configs/tiny.yaml on first use)")
     p.add_argument("--default-model", help="model for the end-to-end row (default: the embedded default model)")
+    p.add_argument("--also-model", action="append", default=[], metavar="LABEL=DIR",
+                   help="another model for the end-to-end rows, beside the default (repeatable)")
     p.add_argument("--encoder-model", help="a trained transformer model directory to time and check for int8 agreement "
                    "(e.g. models/e5-small); default: a random camembert-base-sized model")
     p.add_argument("--sentences", type=int, help="sentences per timed round (default 384, quick 64)")
@@ -609,6 +613,11 @@ def main(argv=None) -> int:
             # The same model without occlusion cues: what model cues cost.
             e2e_models[:0] = [("default", str(work / "default-model")),
                               ("default, lexicon cues only", str(work / "default-model"), ("--no-model-cues",))]
+        for spec in args.also_model:
+            label, _, directory = spec.partition("=")
+            if not directory:
+                raise SystemExit(f"--also-model expects LABEL=DIR, got {spec!r}")
+            e2e_models.append((label, directory))
         e2e = [end_to_end(*spec[:2], every, work, args.articles, *spec[2:]) for spec in e2e_models]
         phases["end_to_end_s"] = time.time() - t
     finally:

@@ -1,5 +1,6 @@
-"""Fast multi-task baseline: TF-IDF word and character n-grams plus lexicon features, one
-logistic regression per head. Rows lacking a head's label are left out of that head's fit."""
+"""Fast multi-task baseline: TF-IDF word and character n-grams plus lexicon features (and, when
+given a SentenceEncoder, a frozen encoder's sentence vectors), one logistic regression per head.
+Rows lacking a head's label are left out of that head's fit."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from sklearn.pipeline import FeatureUnion
 from cadrage.ingest.voice import reported_spans
 from cadrage.lexicon import Entry, Lexicon
 from cadrage.models.artifacts import ModelLoadError
+from cadrage.models.embeddings import ENCODER_DIR, SentenceEncoder
 from cadrage.models.heads import HeadOutputs
 from cadrage.schema import LabelSchema
 
@@ -78,8 +80,14 @@ class LinearMultiTask:
         max_features: int = 200_000,
         seed: int = 13,
         lexicon_weight: float = 1.0,
+        encoder: SentenceEncoder | None = None,
+        encoder_weight: float = 2.0,
     ):
         self.schema = schema
+        self.encoder = encoder
+        # The vectors are unit-length over a few hundred dense columns; the weight sets how much
+        # they may cost under the L2 penalty against the n-gram columns (chosen on real-dev).
+        self.encoder_weight = encoder_weight
         self.features = FeatureUnion(
             [
                 ("word", TfidfVectorizer(ngram_range=tuple(word_ngrams), min_df=2, sublinear_tf=True, max_features=max_features)),
@@ -97,8 +105,15 @@ class LinearMultiTask:
     def _head(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.seed)
 
+    def _matrix(self, texts: list[str], fit: bool = False):
+        X = self.features.fit_transform(texts) if fit else self.features.transform(texts)
+        if self.encoder is None:
+            return X
+        vectors = sparse.csr_matrix(self.encoder.embed(texts).astype(np.float64) * self.encoder_weight)
+        return sparse.hstack([X, vectors], format="csr")
+
     def fit(self, rows: list[dict]) -> "LinearMultiTask":
-        X = self.features.fit_transform([r["text"] for r in rows])
+        X = self._matrix([r["text"] for r in rows], fit=True)
         # Per-row sample weights (`weight`, default 1): lets a few real sentences count for more
         # than their number among thousands of authored ones, without duplicating them (which
         # would also skew the n-gram document frequencies).
@@ -121,7 +136,7 @@ class LinearMultiTask:
         return self._head().fit(X[keep], labels, sample_weight=None if weights is None else weights[keep])
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
-        X = self.features.transform(texts)
+        X = self._matrix(texts)
         n = len(texts)
         loaded = self.heads.get("loaded")
         loaded_logit = loaded.decision_function(X) if loaded is not None else np.zeros(n)
@@ -188,8 +203,12 @@ SKOPS_TRUSTED = ["cadrage.models.linear.LexiconFeatures"]
 def save_linear(model: LinearMultiTask, directory: Path) -> None:
     import skops.io as sio
 
+    encoder = None
+    if model.encoder is not None:
+        model.encoder.save(directory)
+        encoder = {"max_length": model.encoder.max_length, "prefix": model.encoder.prefix, "weight": model.encoder_weight}
     sio.dump({"features": model.features, "heads": model.heads, "C": model.C, "seed": model.seed,
-              "lexicon_features_version": LexiconFeatures.VERSION}, directory / SKOPS_FILE)
+              "lexicon_features_version": LexiconFeatures.VERSION, "encoder": encoder}, directory / SKOPS_FILE)
 
 
 def skops_nodes(path: Path) -> set[tuple[str, str]]:
@@ -243,7 +262,13 @@ def load_linear(directory: Path, schema: LabelSchema) -> LinearMultiTask:
     if not isinstance(state["features"], FeatureUnion) or not isinstance(state["heads"], dict) or not all(
             h is None or isinstance(h, LogisticRegression) for h in state["heads"].values()):
         raise ModelLoadError(f"{path}: not a cadrage linear model (unexpected features or heads)")
+    encoder = state.get("encoder")
+    if encoder is not None and not (isinstance(encoder, dict) and {"max_length", "prefix", "weight"} <= set(encoder)):
+        raise ModelLoadError(f"{path}: not a cadrage linear model (unexpected encoder settings)")
     model = LinearMultiTask.__new__(LinearMultiTask)
     model.schema = schema
     model.features, model.heads, model.C, model.seed = state["features"], state["heads"], state["C"], state["seed"]
+    model.encoder = None if encoder is None else SentenceEncoder(
+        directory / ENCODER_DIR, max_length=int(encoder["max_length"]), prefix=str(encoder["prefix"]))
+    model.encoder_weight = 2.0 if encoder is None else float(encoder["weight"])
     return model

@@ -93,7 +93,8 @@ def verify_model_dir(model_dir: str | Path, card: dict | None = None) -> dict:
     A directory saved before manifests existed is accepted with an UnverifiedModelWarning."""
     model_dir = Path(model_dir)
     card = read_card(model_dir) if card is None else card
-    unsafe = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    # anywhere in the directory: a linear model with an encoder holds an encoder/ folder
+    unsafe = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.suffix in PICKLE_SUFFIXES)
     if unsafe:
         raise ModelLoadError(f"{model_dir}: refusing to load pickle-style file(s) {unsafe}; cadrage models use safetensors and skops")
     schema = _schema(card, model_dir)

@@ -66,6 +66,12 @@ class LinearConfig:
     char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
     max_features: int = 200000
     lexicon_weight: float = 1.0
+    # A frozen encoder folder (e.g. models/encoders/multilingual-e5-small) whose mean-pooled
+    # sentence vectors join the n-gram features; null: n-grams and lexicon only.
+    encoder: Optional[str] = None
+    encoder_weight: float = 2.0
+    encoder_max_length: int = 128
+    encoder_prefix: str = ""  # e5 encoders expect "query: "
 
 
 @dataclass
@@ -139,6 +145,8 @@ def load_config(path: str | Path | None, overrides: list[str] = (), params: dict
         raise ConfigError(f"invalid config key 'model.freeze': {run.model.freeze!r} (expected none, embeddings or encoder)")
     if run.data.format not in ("auto", "semeval"):
         raise ConfigError(f"invalid config key 'data.format': {run.data.format!r} (expected auto or semeval)")
+    if run.linear.encoder is not None and run.linear.encoder_weight <= 0:
+        raise ConfigError(f"invalid config key 'linear.encoder_weight': {run.linear.encoder_weight} (must be > 0)")
     real = run.data.real
     if real.train_on_real_dev:
         if run.model.backend != "linear":

@@ -23,13 +23,14 @@ from cadrage.lexicon import Lexicon
 from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
 from cadrage.models.artifacts import Calibration, save_model_dir
 from cadrage.models.heads import HeadOutputs
+from cadrage.models.embeddings import SentenceEncoder
 from cadrage.models.linear import LinearMultiTask, save_linear
 from cadrage.models.loading import load_model
 from cadrage.paths import ROOT, project_path
 from cadrage.schema import LabelSchema, label_schema, load_schema_file
 from cadrage.semeval import read_semeval
 from cadrage.serving import log_pyfunc
-from cadrage.training.config import RunConfig, to_dict
+from cadrage.training.config import ConfigError, RunConfig, to_dict
 from cadrage.training.crossval import oof_flag_figures, out_of_fold, with_weight
 from cadrage.training.realdata import real_dev_rows, wikinews_negatives
 
@@ -86,7 +87,20 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_path: Path):
+def frozen_encoder(cfg: RunConfig) -> SentenceEncoder | None:
+    """The sentence encoder of a linear run with `linear.encoder`, loaded once per run and
+    remembering its vectors: the real-dev folds refit on the same sentences."""
+    if cfg.model.backend != "linear" or cfg.linear.encoder is None:
+        return None
+    path = project_path(cfg.linear.encoder)
+    if not path.is_dir():
+        raise ConfigError(f"invalid config key 'linear.encoder': {path} is not a folder (bash scripts/setup.sh "
+                          f"converts multilingual-e5-small into models/encoders/)")
+    return SentenceEncoder(path, max_length=cfg.linear.encoder_max_length, prefix=cfg.linear.encoder_prefix, remember=True)
+
+
+def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_path: Path,
+                encoder: SentenceEncoder | None = None):
     """(backend with .outputs(texts), function writing its weights into a directory)."""
     if cfg.model.backend == "linear":
         lexicon = Lexicon.from_csv(lexicon_path, known_techniques=set(load_schema_file(project_path(cfg.data.schema))["techniques"]))
@@ -94,7 +108,7 @@ def fit_backend(cfg: RunConfig, schema: LabelSchema, splits: Splits, lexicon_pat
         model = LinearMultiTask(
             schema, entries, C=cfg.linear.C, word_ngrams=tuple(cfg.linear.word_ngrams),
             char_ngrams=tuple(cfg.linear.char_ngrams), max_features=cfg.linear.max_features, seed=cfg.training.seed,
-            lexicon_weight=cfg.linear.lexicon_weight,
+            lexicon_weight=cfg.linear.lexicon_weight, encoder=encoder, encoder_weight=cfg.linear.encoder_weight,
         ).fit(splits.train)
         return model, lambda d: save_linear(model, d)
     # Deferred on purpose: it imports torch and transformers (seconds), which linear runs never need.
@@ -173,11 +187,12 @@ def run(cfg: RunConfig, dvc_params: dict | None = None, provenance: dict | None 
             "n_train": len(splits.train), "n_dev": len(splits.dev), "n_test": len(splits.test or []),
             "n_real_negatives": len(negatives), "n_real_dev_tuning": len(tuning_real), "n_real_dev_train": n_real_train,
         })
-        backend, write_weights = fit_backend(cfg, schema, splits, lexicon_path)
+        encoder = frozen_encoder(cfg)
+        backend, write_weights = fit_backend(cfg, schema, splits, lexicon_path, encoder)
         oof = None
         if n_real_train:
             oof = out_of_fold(real_dev, base_train, real.cv_folds, real.seed, real.real_dev_weight,
-                              fit=lambda rows: fit_backend(cfg, schema, replace(splits, train=rows), lexicon_path)[0])
+                              fit=lambda rows: fit_backend(cfg, schema, replace(splits, train=rows), lexicon_path, encoder)[0])
 
         dev_out = backend.outputs([r["text"] for r in splits.dev])
         real_out = oof.outputs if oof else (backend.outputs([r["text"] for r in real_dev]) if real_dev else None)
