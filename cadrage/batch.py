@@ -22,7 +22,7 @@ from cadrage.training.default_model import model_dir_for
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs, or - for JSONL on stdin")
-    parser.add_argument("--model", help="a built-in model (default, linear: built on first use), a model directory, "
+    parser.add_argument("--model", help="a built-in model (default, linear, linear-e5: built on first use), a model directory, "
                         "models:/cadrage@alias or runs:/ID/model (default: the embedded default model)")
     parser.add_argument("--unit", choices=("article", "sentence"), default="article",
                         help="sentence: each input record is one sentence (no segmentation)")

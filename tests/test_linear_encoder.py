@@ -133,3 +133,12 @@ def test_a_linear_run_with_an_encoder_trains_saves_and_scores(encoder_dir, small
     assert len(scored) == 2 and {r["voice"] for r in scored} <= {"author", "reported"}
     np.testing.assert_allclose([r["loaded"] for r in scored], loaded.predict(texts).loaded, atol=1e-4)
     assert result["metrics"]["dev"]["loaded_f1"] > 0
+
+    # the MLflow pyfunc carries the encoder with the model: what `mlflow models serve` loads
+    import mlflow
+    import pandas as pd
+
+    shutil.rmtree(out)
+    served = mlflow.pyfunc.load_model(f"runs:/{result['run_id']}/model").predict(
+        pd.DataFrame({"text": texts, "unit": ["sentence"] * 2}))
+    np.testing.assert_allclose(served["loaded"].to_numpy(), [r["loaded"] for r in scored], atol=1e-4)
