@@ -22,8 +22,8 @@ from cadrage.data import (
 from cadrage.lexicon import Lexicon
 from cadrage.metrics import fit_calibration, head_metrics, tune_thresholds
 from cadrage.models.artifacts import Calibration, save_model_dir
-from cadrage.models.heads import HeadOutputs
 from cadrage.models.embeddings import SentenceEncoder
+from cadrage.models.heads import HeadOutputs
 from cadrage.models.linear import LinearMultiTask, save_linear
 from cadrage.models.loading import load_model
 from cadrage.paths import ROOT, project_path
