@@ -18,7 +18,7 @@ from cadrage.training.config import load_config
 from cadrage.training.run import run
 
 # Measured on 2 cores (README, "The default model").
-BUILD_TIME = {"default": "about 2 minutes", "linear": "about 1 minute", "linear-e5": "about 8 minutes"}
+BUILD_TIME = {"default": "about 2 minutes", "linear": "about 1 minute", "linear-e5": "about 4 minutes"}
 BUILT_IN = {"default": ROOT / "configs" / "default.yaml", "linear": ROOT / "configs" / "linear.yaml",
             "linear-e5": ROOT / "configs" / "linear-e5.yaml"}
 SOURCES = ("data/authored", "data/lexicon.csv", "configs/labels.yaml", "params.yaml", "data/real")
@@ -59,8 +59,9 @@ def default_model_dir(name: str = "default") -> Path:
     write_splits(prepared_splits(params), ROOT / params.out)
     result = run(cfg, provenance={"sources": sources})
     metrics = result["metrics"]["dev"]
+    alias = (result.get("registry") or {}).get("alias")
     print(f"cadrage: {name} model saved to {model_dir} (dev loaded F1 {metrics.get('loaded_f1', 0):.3f}, "
-          f"registered as {result.get('registry', {}).get('alias', 'unregistered')})", file=sys.stderr)
+          f"{f'registered as {alias}' if alias else 'not registered'})", file=sys.stderr)
     return model_dir
 
 
