@@ -142,3 +142,16 @@ def test_a_linear_run_with_an_encoder_trains_saves_and_scores(encoder_dir, small
     served = mlflow.pyfunc.load_model(f"runs:/{result['run_id']}/model").predict(
         pd.DataFrame({"text": texts, "unit": ["sentence"] * 2}))
     np.testing.assert_allclose(served["loaded"].to_numpy(), [r["loaded"] for r in scored], atol=1e-4)
+
+
+def test_scoring_threads_are_scoped_to_the_call(encoder_dir):
+    import torch
+
+    from cadrage.models.inference import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    SentenceEncoder(encoder_dir).embed(["Une phrase."])  # a 32-wide encoder runs on one thread
+    assert torch.get_num_threads() == before

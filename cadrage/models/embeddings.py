@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cadrage.models.artifacts import ModelLoadError
-from cadrage.models.inference import HFTokenizerEncoder, TOKENIZE_CHUNK, default_threads, sorted_batches
+from cadrage.models.inference import TOKENIZE_CHUNK, HFTokenizerEncoder, default_threads, sorted_batches, torch_threads
 
 ENCODER_DIR = "encoder"
 # What a Hugging Face encoder folder needs at inference; nothing else is copied (optimizer states,
@@ -75,20 +75,15 @@ class SentenceEncoder:
         import torch
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(texts), TOKENIZE_CHUNK):
-                    ids, mask = self.encode([self.prefix + t for t in texts[start:start + TOKENIZE_CHUNK]])
-                    for rows, batch_ids, batch_mask in sorted_batches(ids, mask, self.batch_size):
-                        m = torch.from_numpy(batch_mask)
-                        hidden = self.model(input_ids=torch.from_numpy(batch_ids), attention_mask=m).last_hidden_state
-                        weights = m.unsqueeze(-1).to(hidden.dtype)
-                        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                        out[rows + start] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
-        finally:
-            torch.set_num_threads(previous)
+        with torch_threads(self.threads), torch.inference_mode():
+            for start in range(0, len(texts), TOKENIZE_CHUNK):
+                ids, mask = self.encode([self.prefix + t for t in texts[start:start + TOKENIZE_CHUNK]])
+                for rows, batch_ids, batch_mask in sorted_batches(ids, mask, self.batch_size):
+                    m = torch.from_numpy(batch_mask)
+                    hidden = self.model(input_ids=torch.from_numpy(batch_ids), attention_mask=m).last_hidden_state
+                    weights = m.unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                    out[rows + start] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
         return out
 
     def save(self, model_dir: Path) -> None:

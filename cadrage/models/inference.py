@@ -10,6 +10,7 @@ The same batching (`sorted_batches`) feeds the ONNX Runtime backend (models/onnx
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -56,6 +57,22 @@ def sorted_batches(input_ids: np.ndarray, attention_mask: np.ndarray, batch_size
         rows = order[begin:begin + batch_size]
         width = max(int(lengths[rows[-1]]), 1)  # sorted: the last row is the longest
         yield rows, np.ascontiguousarray(input_ids[rows, :width]), np.ascontiguousarray(attention_mask[rows, :width])
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch intra-op threads set to `n` inside the block only: loading or running a model must not
+    change the process's torch settings."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if previous != n:
+            torch.set_num_threads(previous)
 
 
 def empty_outputs(n_techniques: int, n_stance: int, n_voice: int, n: int = 0) -> HeadOutputs:
@@ -124,18 +141,10 @@ class TransformerBackend:
         return cls(model, tokenizer, max_length=max_length, **options)
 
     def outputs(self, texts: list[str]) -> HeadOutputs:
-        import torch
-
         n = len(texts)
         out = empty_outputs(self.model.techniques.out_features, self.model.stance.out_features, self.model.voice.out_features, n)
-        previous = torch.get_num_threads()
-        if previous != self.threads:  # scoped: loading a model must not change the process's torch settings
-            torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             self._fill(texts, out)
-        finally:
-            if previous != self.threads:
-                torch.set_num_threads(previous)
         return out
 
     def _fill(self, texts: list[str], out: HeadOutputs) -> None:
